@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ConsistencyConfig(AppConfig):
+    name = "consistency"
+    verbose_name = "Consistency"

@@ -1,0 +1,153 @@
+"""
+The checks engine: SPEC §2 (who is a therapist, how rows link) and §3 (the checks).
+
+Every rule lives in consistency/sql/therapist_state.sql, a single set-based statement
+that returns one row per therapist. The same statement answers for one therapist (a
+resync), a chunk (a repair) and everyone (the metrics), so the rules exist once.
+"""
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from django.db import connections
+from django.utils import timezone
+
+PLATFORM_DB = "platform"
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+
+CHECKS = ("avatar", "bio", "experience", "verification", "active", "name", "specializations")
+LINK_PROBLEMS = (
+    "unlinked_enrollment",
+    "missing_enrollment",
+    "missing_profile",
+    "duplicate_enrollment",
+    "duplicate_user",
+    "orphan_enrollment",
+)
+# Link problems that are a property of one therapist (orphan-enrollment is not: it is
+# an enrollment that matches no user at all).
+THERAPIST_LINK_PROBLEMS = LINK_PROBLEMS[:-1]
+# Link problems the repair fixes itself; the others are logged for a human (SPEC §3).
+AUTO_REPAIRED_LINK_PROBLEMS = ("unlinked_enrollment",)
+
+# The fixed WHERE fragments of therapist_state.sql; values are always bound.
+ALL_THERAPISTS = "true"
+BY_IDS = "u.id = any(%(ids)s::uuid[])"
+# Keyset chunk of a repair: the therapists with after < id <= upto.
+BY_ID_RANGE = "u.id > %(after)s::uuid and u.id <= %(upto)s::uuid"
+BY_NORMALISED_EMAIL = "lower(btrim(u.email)) = lower(btrim(%(email)s))"
+
+
+@cache
+def load_sql(name):
+    """Return the text of a shipped SQL file."""
+    return (SQL_DIR / name).read_text()
+
+
+def state_sql(therapist_filter):
+    """Return the therapist-state statement restricted by one of the fixed filters."""
+    assert therapist_filter in (ALL_THERAPISTS, BY_IDS, BY_ID_RANGE, BY_NORMALISED_EMAIL)
+    return load_sql("therapist_state.sql").replace("{therapist_filter}", therapist_filter)
+
+
+def normalise_email(email):
+    """Return an email as SPEC §2 compares it: trimmed and lowercased."""
+    return (email or "").strip().lower()
+
+
+@dataclass(frozen=True)
+class TherapistState:
+    """One therapist's three rows, its check results and its link problems."""
+
+    row: dict
+
+    def __getattr__(self, name):
+        try:
+            return self.row[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def failing_checks(self):
+        return [check for check in CHECKS if self.row[f"{check}_ok"] is False]
+
+    @property
+    def link_problems(self):
+        return [problem for problem in THERAPIST_LINK_PROBLEMS if self.row[problem]]
+
+
+def _fetch_dicts(cursor):
+    columns = [col.name for col in cursor.description]
+    return [dict(zip(columns, values)) for values in cursor.fetchall()]
+
+
+def therapist_states(therapist_filter=ALL_THERAPISTS, params=None, using=PLATFORM_DB):
+    """Return the state of the therapists the filter selects, ordered by id."""
+    sql = state_sql(therapist_filter) + " order by c.therapist_id"
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, params or {})
+        return [TherapistState(row) for row in _fetch_dicts(cursor)]
+
+
+def states_for_ids(ids, using=PLATFORM_DB):
+    """Return the state of the given therapists (user ids)."""
+    return therapist_states(BY_IDS, {"ids": [str(i) for i in ids]}, using=using)
+
+
+def states_for_email(email, using=PLATFORM_DB):
+    """Return the state of the therapists whose normalised email is this one's."""
+    return therapist_states(BY_NORMALISED_EMAIL, {"email": email}, using=using)
+
+
+def intervention_log_exists(using=PLATFORM_DB):
+    """Tell whether the platform database has manual_intervention_log (SPEC §1)."""
+    with connections[using].cursor() as cursor:
+        cursor.execute("select to_regclass('manual_intervention_log') is not null")
+        return cursor.fetchone()[0]
+
+
+def _metrics_sql():
+    counts = ",\n".join(
+        [f"count(*) filter (where s.{check}_ok = false) as {check}" for check in CHECKS]
+        + [f"count(*) filter (where s.{problem}) as {problem}" for problem in THERAPIST_LINK_PROBLEMS]
+    )
+    return (
+        "select count(*) as therapists, count(*) filter (where s.consistent) as consistent,\n"
+        f"{counts}\nfrom ({state_sql(ALL_THERAPISTS)}) s"
+    )
+
+
+def compute_metrics(using=PLATFORM_DB):
+    """
+    Return the consistency metrics of every therapist (SPEC §7 consistency_report).
+
+    1. One pass of the therapist-state statement counts each check and link problem.
+    2. duplicate-user counts users and orphan-enrollment counts enrollments, each in
+       a statement of its own.
+    3. Unresolved interventions are counted where the log exists.
+    """
+    with connections[using].cursor() as cursor:
+        cursor.execute(_metrics_sql())
+        row = _fetch_dicts(cursor)[0]
+        cursor.execute(load_sql("duplicate_users.sql"))
+        duplicate_users = cursor.fetchone()[0]
+        cursor.execute(load_sql("orphan_enrollments.sql"))
+        orphan_enrollments = cursor.fetchone()[0]
+        unresolved = None
+        if intervention_log_exists(using):
+            cursor.execute("select count(*) from manual_intervention_log where resolved is not true")
+            unresolved = cursor.fetchone()[0]
+    link_problems = {problem: row[problem] for problem in THERAPIST_LINK_PROBLEMS}
+    # The per-therapist flag says "this therapist has a twin"; the metric counts
+    # every user of each group (SPEC §7).
+    link_problems["duplicate_user"] = int(duplicate_users)
+    link_problems["orphan_enrollment"] = orphan_enrollments
+    return {
+        "therapists": row["therapists"],
+        "consistent": row["consistent"],
+        "inconsistent": {check: row[check] for check in CHECKS},
+        "link_problems": link_problems,
+        "unresolved_interventions": unresolved,
+        "computed_at": timezone.now().isoformat(),
+    }

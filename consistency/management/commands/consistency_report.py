@@ -1,0 +1,50 @@
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import Error as DatabaseError
+
+from consistency.checks import CHECKS, compute_metrics
+
+
+def _percent(part, whole):
+    return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
+class Command(BaseCommand):
+    help = "Print the consistency metrics of every therapist (writes nothing)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+    def handle(self, *args, **options):
+        try:
+            metrics = compute_metrics()
+        except DatabaseError as exc:
+            raise CommandError(f"cannot read the platform database: {exc}") from None
+
+        if options["json"]:
+            self.stdout.write(json.dumps(metrics))
+            return
+
+        total = metrics["therapists"]
+        lines = [
+            f"Therapists      {total:>10}",
+            f"Consistent      {metrics['consistent']:>10}  {_percent(metrics['consistent'], total)}",
+            "",
+            "Inconsistent per check",
+        ]
+        for check in CHECKS:
+            count = metrics["inconsistent"][check]
+            lines.append(f"  {check:<22}{count:>10}  {_percent(count, total)}")
+        lines += ["", "Link problems"]
+        for problem, count in metrics["link_problems"].items():
+            unit = {"duplicate_user": "users", "orphan_enrollment": "enrollments"}.get(problem, "therapists")
+            lines.append(f"  {problem.replace('_', '-'):<22}{count:>10}  {unit}")
+        unresolved = metrics["unresolved_interventions"]
+        lines += [
+            "",
+            "Unresolved interventions  "
+            + ("(no manual_intervention_log table)" if unresolved is None else str(unresolved)),
+            f"Computed at {metrics['computed_at']}",
+        ]
+        self.stdout.write("\n".join(lines))

@@ -1,0 +1,3 @@
+from .platform import PlatformUser, TherapistEnrollment, TherapistProfile
+
+__all__ = ["PlatformUser", "TherapistEnrollment", "TherapistProfile"]

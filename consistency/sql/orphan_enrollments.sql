@@ -1,0 +1,16 @@
+-- SPEC §3 orphan-enrollment: an approved enrollment, canonical among the enrollments
+-- of its normalised email, whose user_id is NULL and whose normalised email matches
+-- no user. Counts enrollments.
+select count(*)
+from (
+    select e.user_id, e.status, lower(btrim(e.email)) as norm_email,
+           row_number() over (
+               partition by lower(btrim(e.email))
+               order by (e.status = 'approved') desc, e.updated_at desc, e.id desc
+           ) as position
+    from therapist_enrollments e
+) ranked
+where ranked.position = 1
+  and ranked.status = 'approved'
+  and ranked.user_id is null
+  and not exists (select 1 from users u where lower(btrim(u.email)) = ranked.norm_email)

@@ -1,0 +1,157 @@
+-- One row per therapist: the three rows side by side, each check of SPEC §3 and each
+-- link problem. The same statement serves one therapist, a chunk and all of them:
+-- {therapist_filter} is one of the fixed fragments of consistency.checks, with its
+-- values bound as parameters.
+with therapist as (
+    -- SPEC §2: a therapist is a users row with user_type 'therapist'.
+    select u.id, u.email, lower(btrim(u.email)) as norm_email, u.full_name,
+           u.is_verified, u.is_active, u.avatar_url, u.updated_at
+    from users u
+    where u.user_type = 'therapist' and ({therapist_filter})
+),
+candidate as (
+    -- SPEC §2: the enrollments linked by user_id ...
+    select t.id as therapist_id, e.id, e.status, e.updated_at
+    from therapist t
+    join therapist_enrollments e on e.user_id = t.id
+    union all
+    -- ... plus the unlinked ones whose normalised email is the therapist's.
+    select t.id, e.id, e.status, e.updated_at
+    from therapist t
+    join therapist_enrollments e on e.user_id is null and lower(btrim(e.email)) = t.norm_email
+),
+ranked as (
+    -- SPEC §2: the canonical enrollment is the approved one updated last, else the one
+    -- updated last; ties go to the greatest id.
+    select therapist_id, id,
+           count(*) over (partition by therapist_id) as enrollment_count,
+           row_number() over (
+               partition by therapist_id
+               order by (status = 'approved') desc, updated_at desc, id desc
+           ) as position
+    from candidate
+),
+duplicate_email as (
+    -- SPEC §3 duplicate-user: users whose normalised emails are equal.
+    select lower(btrim(u.email)) as norm_email
+    from users u
+    where lower(btrim(u.email)) in (select norm_email from therapist)
+    group by 1
+    having count(*) > 1
+),
+joined as (
+    select
+        t.id as therapist_id,
+        t.email as u_email,
+        t.norm_email,
+        t.full_name as u_full_name,
+        t.is_verified as u_is_verified,
+        t.is_active as u_is_active,
+        t.avatar_url as u_avatar_url,
+        coalesce(r.enrollment_count, 0) as enrollment_count,
+        e.id as e_id,
+        e.user_id as e_user_id,
+        e.email as e_email,
+        e.full_name as e_full_name,
+        e.bio as e_bio,
+        e.experience_years as e_experience_years,
+        e.specializations as e_specializations,
+        e.specialization as e_specialization,
+        e.profile_image_url as e_profile_image_url,
+        e.status as e_status,
+        e.is_active as e_is_active,
+        p.id as p_id,
+        p.licensed_qualification as p_licensed_qualification,
+        p.bio as p_bio,
+        p.experience_years as p_experience_years,
+        p.specializations as p_specializations,
+        p.profile_image_url as p_profile_image_url,
+        p.verification_status as p_verification_status,
+        p.is_verified as p_is_verified,
+        -- SPEC §3: the enrollment's list is specializations when non-empty, else the
+        -- legacy text normalised (JSON array, or items split on commas or semicolons;
+        -- each trimmed with inner white space collapsed; empty items and
+        -- case-insensitive duplicates dropped, first spelling kept; order kept).
+        case
+            when cardinality(e.specializations) > 0 then e.specializations
+            else legacy.items
+        end as e_list,
+        (d.norm_email is not null) as duplicate_user,
+        (e.id is not null and p.id is not null) as comparable
+    from therapist t
+    left join duplicate_email d on d.norm_email = t.norm_email
+    left join ranked r on r.therapist_id = t.id and r.position = 1
+    left join therapist_enrollments e on e.id = r.id
+    left join therapist_profiles p on p.user_id = t.id
+    left join lateral (
+        select array_agg(item order by first_position) as items
+        from (
+            select distinct on (lower(item)) item, position as first_position
+            from (
+                select btrim(regexp_replace(raw, '\s+', ' ', 'g')) as item, position
+                from unnest(
+                    case
+                        when left(btrim(e.specialization), 1) = '[' then array(
+                            select replace(m[1], '\"', '"')
+                            from regexp_matches(e.specialization, '"((?:[^"\\]|\\.)*)"', 'g') as m
+                        )
+                        else regexp_split_to_array(e.specialization, '[,;]')
+                    end
+                ) with ordinality as raw_items(raw, position)
+            ) trimmed
+            where item <> ''
+            order by lower(item), position
+        ) deduplicated
+    ) legacy on e.id is not null and coalesce(cardinality(e.specializations), 0) = 0
+),
+checked as (
+    -- Field checks are evaluated only where the therapist has a canonical enrollment
+    -- and a profile (SPEC §3); elsewhere they are NULL, "not applicable".
+    select
+        j.*,
+        -- avatar: all three equal, placeholder = NULL.
+        case when j.comparable then
+            nullif(j.u_avatar_url, '/placeholder.svg') is not distinct from nullif(j.e_profile_image_url, '/placeholder.svg')
+            and nullif(j.p_profile_image_url, '/placeholder.svg') is not distinct from nullif(j.e_profile_image_url, '/placeholder.svg')
+        end as avatar_ok,
+        -- bio: NULL-safe equality.
+        case when j.comparable then j.e_bio is not distinct from j.p_bio end as bio_ok,
+        -- experience: equal, or the enrollment's is unknown (NULL or 0) and the profile's above 0.
+        case when j.comparable then
+            j.e_experience_years is not distinct from j.p_experience_years
+            or (coalesce(j.e_experience_years, 0) = 0 and coalesce(j.p_experience_years, 0) > 0)
+        end as experience_ok,
+        -- verification: statuses agree ("verified" counts as "approved"); profile
+        -- is_verified = approved; user is_verified true when approved, false when
+        -- rejected, not checked otherwise.
+        case when j.comparable then
+            case when j.p_verification_status = 'verified' then 'approved' else j.p_verification_status end
+                is not distinct from j.e_status
+            and j.p_is_verified is not distinct from (j.e_status = 'approved')
+            and case j.e_status
+                    when 'approved' then j.u_is_verified is true
+                    when 'rejected' then j.u_is_verified is false
+                    else true
+                end
+        end as verification_ok,
+        case when j.comparable then j.u_is_active is not distinct from j.e_is_active end as active_ok,
+        case when j.comparable then j.u_full_name is not distinct from j.e_full_name end as name_ok,
+        -- specializations: equal as case-insensitive sets, NULL = empty.
+        case when j.comparable then
+            array(select distinct lower(x) from unnest(j.e_list) x where x is not null order by 1)
+            = array(select distinct lower(x) from unnest(j.p_specializations) x where x is not null order by 1)
+        end as specializations_ok,
+        (j.e_id is not null and j.e_user_id is null) as unlinked_enrollment,
+        (j.e_id is null) as missing_enrollment,
+        (j.p_id is null) as missing_profile,
+        (j.enrollment_count > 1) as duplicate_enrollment
+    from joined j
+)
+select
+    c.*,
+    coalesce(c.comparable
+        and c.avatar_ok and c.bio_ok and c.experience_ok and c.verification_ok
+        and c.active_ok and c.name_ok and c.specializations_ok
+        and not c.unlinked_enrollment and not c.duplicate_enrollment
+        and not c.duplicate_user, false) as consistent
+from checked c
