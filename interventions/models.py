@@ -8,6 +8,7 @@ resolves entries and adds its own, but never migrates it.
 import uuid
 
 from django.db import models
+from django.db.models.functions import Now
 
 
 class Intervention(models.Model):
@@ -23,7 +24,7 @@ class Intervention(models.Model):
     # Free text that may hold anything a user typed: always render escaped.
     error = models.TextField()
     payload = models.JSONField(null=True, blank=True)
-    timestamp = models.DateTimeField()
+    timestamp = models.DateTimeField(db_default=Now())
     resolved = models.BooleanField(null=True, default=False)
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.TextField(null=True, blank=True)

@@ -1,0 +1,89 @@
+"""Job runs: every repair-all and resync opsdash runs, with its progress and outcome (SPEC §6)."""
+
+from django.conf import settings
+from django.db import models
+
+
+class JobKind(models.TextChoices):
+    REPAIR_ALL = "repair_all", "Repair all"
+    RESYNC = "resync", "Resync one therapist"
+
+
+class JobState(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    PARTIALLY_FAILED = "partially_failed", "Partially failed"
+    CANCELLED = "cancelled"
+
+
+FINISHED_STATES = (JobState.SUCCEEDED, JobState.FAILED, JobState.PARTIALLY_FAILED, JobState.CANCELLED)
+
+
+class JobRun(models.Model):
+    """One run of a repair job, updated while it runs so a page can draw its progress."""
+
+    kind = models.CharField(max_length=20, choices=JobKind.choices)
+    # The therapist's normalised email for a resync; empty for a repair of everyone.
+    target = models.CharField(max_length=255, blank=True)
+    dry_run = models.BooleanField(default=False)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="job_runs"
+    )
+    celery_task_id = models.CharField(max_length=255, blank=True)
+    state = models.CharField(max_length=20, choices=JobState.choices, default=JobState.QUEUED)
+    cancel_requested = models.BooleanField(default=False)
+    # Progress: chunks for a repair-all, therapists for a resync.
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    therapists_total = models.PositiveIntegerField(default=0)
+    # {"users": {"avatar_url": 12, ...}, "therapist_profiles": {...}, ...}
+    rows_changed = models.JSONField(default=dict, blank=True)
+    interventions_logged = models.PositiveIntegerField(default=0)
+    interventions_resolved = models.PositiveIntegerField(default=0)
+    metrics_before = models.JSONField(null=True, blank=True)
+    metrics_after = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["kind", "state"])]
+        permissions = [
+            ("run_jobs", "Can run repair-all and resync"),
+            ("manage_safety_net", "Can install and roll back the safety-net triggers"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} #{self.pk}"
+
+    @property
+    def is_finished(self):
+        return self.state in FINISHED_STATES
+
+    @property
+    def percent(self):
+        if not self.progress_total:
+            return 100 if self.is_finished else 0
+        return min(100, round(100 * self.progress_done / self.progress_total))
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+
+class JobEvent(models.Model):
+    """A state a job went through, with when and why."""
+
+    job = models.ForeignKey(JobRun, on_delete=models.CASCADE, related_name="events")
+    state = models.CharField(max_length=20, choices=JobState.choices)
+    at = models.DateTimeField(auto_now_add=True)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]

@@ -1,0 +1,42 @@
+"""Metric snapshots: the consistency metrics over time, for trends (SPEC §6)."""
+
+from django.db import models
+
+
+class SnapshotSource(models.TextChoices):
+    SCHEDULE = "schedule"
+    JOB = "job"
+    MANUAL = "manual"
+
+
+class MetricSnapshot(models.Model):
+    """The metrics of compute_metrics() at one moment."""
+
+    taken_at = models.DateTimeField(db_index=True)
+    source = models.CharField(max_length=20, choices=SnapshotSource.choices, default=SnapshotSource.SCHEDULE)
+    job = models.ForeignKey("consistency.JobRun", null=True, blank=True, on_delete=models.SET_NULL)
+    therapists = models.PositiveIntegerField()
+    consistent = models.PositiveIntegerField()
+    # {"avatar": 12, ...} and {"unlinked_enrollment": 3, ...} as in consistency_report --json.
+    inconsistent = models.JSONField()
+    link_problems = models.JSONField()
+    unresolved_interventions = models.PositiveIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-taken_at"]
+        get_latest_by = "taken_at"
+
+    def __str__(self):
+        return f"snapshot {self.taken_at:%Y-%m-%d %H:%M}"
+
+    def as_metrics(self):
+        """Return the snapshot in the shape of compute_metrics()."""
+        return {
+            "therapists": self.therapists,
+            "consistent": self.consistent,
+            "inconsistent": self.inconsistent,
+            "link_problems": self.link_problems,
+            "unresolved_interventions": self.unresolved_interventions,
+            "computed_at": self.taken_at.isoformat(),
+        }
