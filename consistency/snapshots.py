@@ -23,3 +23,15 @@ def take_snapshot(source=SnapshotSource.SCHEDULE, job=None):
         unresolved_interventions=metrics["unresolved_interventions"],
         duration_ms=round(1000 * (time.monotonic() - started)),
     )
+
+
+def after_repair(therapist_ids=None, job=None):
+    """
+    Bring what the pages show up to date after a repair or resync wrote to the platform.
+
+    With ``therapist_ids``, only those therapists changed (a resync); without, any may
+    have (a repair-all), and a snapshot records the metrics the job achieved.
+    """
+    if therapist_ids is None:
+        return take_snapshot(SnapshotSource.JOB, job=job)
+    return None
