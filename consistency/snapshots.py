@@ -6,12 +6,16 @@ from django.utils import timezone
 
 from .checks import compute_metrics
 from .models import MetricSnapshot, SnapshotSource
+from .results import refresh_results
 
 
 def take_snapshot(source=SnapshotSource.SCHEDULE, job=None):
-    """Compute the metrics of every therapist and store them as a snapshot."""
+    """Compute the metrics of every therapist, store them as a snapshot and refresh the drill-down."""
     started = time.monotonic()
     metrics = compute_metrics()
+    # The drill-down pages read TherapistResult, not the platform: refreshing it with
+    # every snapshot keeps them as fresh as the metrics shown beside them.
+    refresh_results()
     return MetricSnapshot.objects.create(
         taken_at=timezone.now(),
         source=source,
@@ -34,4 +38,5 @@ def after_repair(therapist_ids=None, job=None):
     """
     if therapist_ids is None:
         return take_snapshot(SnapshotSource.JOB, job=job)
+    refresh_results(therapist_ids)
     return None

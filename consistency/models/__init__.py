@@ -1,6 +1,7 @@
 from .audit import AuditAction, AuditEntry
 from .jobs import FINISHED_STATES, JobEvent, JobKind, JobRun, JobState
 from .platform import PLACEHOLDER_IMAGE, EnrollmentStatus, PlatformUser, TherapistEnrollment, TherapistProfile
+from .results import TherapistResult
 from .snapshots import MetricSnapshot, SnapshotSource
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "SnapshotSource",
     "TherapistEnrollment",
     "TherapistProfile",
+    "TherapistResult",
 ]

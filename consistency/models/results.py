@@ -1,0 +1,82 @@
+"""
+The latest state of every therapist that fails a check, for the drill-down pages.
+
+Recomputing therapist_state.sql for a page takes seconds at a million therapists, so
+consistency.results copies the failing rows here (opsdash's own database) whenever a
+snapshot is taken, and refreshes one therapist after its resync. A page then reads a
+few rows through a partial index.
+"""
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+from ..checks import CHECKS, THERAPIST_LINK_PROBLEMS
+
+
+def _failing_index(problem):
+    """Return the partial index that serves one check's or link problem's drill-down."""
+    condition = models.Q(**{f"{problem}_ok": False}) if problem in CHECKS else models.Q(**{problem: True})
+    # The drill-down lists one problem's therapists sorted by email: a partial index
+    # per problem keeps both the page and its count to the rows of that problem.
+    return models.Index(fields=["norm_email"], condition=condition, name=f"failing_{problem[:18]}_idx")
+
+
+class TherapistResult(models.Model):
+    """One inconsistent therapist: its three rows side by side and what fails (therapist_state.sql)."""
+
+    therapist_id = models.UUIDField(primary_key=True)
+    u_email = models.CharField("email", max_length=255)
+    norm_email = models.CharField("normalised email", max_length=255)
+    u_full_name = models.CharField(max_length=255, null=True)
+    u_is_verified = models.BooleanField(null=True)
+    u_is_active = models.BooleanField(null=True)
+    u_avatar_url = models.TextField(null=True)
+    enrollment_count = models.IntegerField(default=0)
+    e_id = models.UUIDField(null=True)
+    e_user_id = models.UUIDField(null=True)
+    e_email = models.CharField(max_length=255, null=True)
+    e_full_name = models.CharField(max_length=255, null=True)
+    e_bio = models.TextField(null=True)
+    e_experience_years = models.IntegerField(null=True)
+    e_specializations = ArrayField(models.TextField(), null=True)
+    e_specialization = models.TextField(null=True)
+    e_profile_image_url = models.TextField(null=True)
+    e_status = models.CharField(max_length=50, null=True)
+    e_is_active = models.BooleanField(null=True)
+    p_id = models.UUIDField(null=True)
+    p_bio = models.TextField(null=True)
+    p_experience_years = models.IntegerField(null=True)
+    p_specializations = ArrayField(models.TextField(), null=True)
+    p_profile_image_url = models.TextField(null=True)
+    p_verification_status = models.CharField(max_length=50, null=True)
+    p_is_verified = models.BooleanField(null=True)
+    e_list = ArrayField(models.TextField(), null=True)
+    # NULL where the check does not apply (no enrollment or no profile), as in the SQL.
+    avatar_ok = models.BooleanField(null=True)
+    bio_ok = models.BooleanField(null=True)
+    experience_ok = models.BooleanField(null=True)
+    verification_ok = models.BooleanField(null=True)
+    active_ok = models.BooleanField(null=True)
+    name_ok = models.BooleanField(null=True)
+    specializations_ok = models.BooleanField(null=True)
+    unlinked_enrollment = models.BooleanField(default=False)
+    missing_enrollment = models.BooleanField(default=False)
+    missing_profile = models.BooleanField(default=False)
+    duplicate_enrollment = models.BooleanField(default=False)
+    duplicate_user = models.BooleanField(default=False)
+    # When opsdash first saw this therapist inconsistent; kept while it stays so.
+    failing_since = models.DateTimeField()
+
+    class Meta:
+        indexes = [_failing_index(problem) for problem in CHECKS + THERAPIST_LINK_PROBLEMS]
+
+    def __str__(self):
+        return self.norm_email
+
+    @property
+    def failing_checks(self):
+        return [check for check in CHECKS if getattr(self, f"{check}_ok") is False]
+
+    @property
+    def link_problems(self):
+        return [problem for problem in THERAPIST_LINK_PROBLEMS if getattr(self, problem)]

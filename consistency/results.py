@@ -1,0 +1,87 @@
+"""
+Refresh the drill-down table (TherapistResult) from the checks engine.
+
+The failing rows of therapist_state.sql are streamed with COPY from the platform
+database into a temporary table of opsdash's database, then merged set-based: new
+failures inserted, changed ones updated, therapists that are consistent again
+deleted. The rules stay in therapist_state.sql; this module only moves rows.
+"""
+
+from django.db import connections, transaction
+
+from .checks import ALL_THERAPISTS, BY_IDS, PLATFORM_DB, state_sql
+from .models import TherapistResult
+
+RESULT_DB = "default"
+RESULT_TABLE = TherapistResult._meta.db_table
+# Every column copied from therapist_state.sql: the model's fields but failing_since,
+# which opsdash keeps itself. The names are the statement's own column names.
+COLUMNS = tuple(f.column for f in TherapistResult._meta.concrete_fields if f.column != "failing_since")
+_COLUMN_LIST = ", ".join(COLUMNS)
+_UPDATES = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "therapist_id")
+
+# Serialise refreshes: two concurrent merges of the same therapists (a scheduled
+# snapshot and a job's) could deadlock on the upsert's row locks.
+_REFRESH_LOCK = 74_210_001
+
+COPY_OUT = "copy (select {columns} from ({state}) s where not s.consistent) to stdout"
+CREATE_INCOMING = (
+    "drop table if exists pg_temp.incoming_result;"
+    f" create temp table incoming_result on commit drop as select {_COLUMN_LIST} from {RESULT_TABLE} with no data"
+)
+COPY_IN = f"copy incoming_result ({_COLUMN_LIST}) from stdin"
+# Only rows whose values changed are rewritten: a refresh every few minutes must not
+# rewrite (and bloat) a few hundred thousand unchanged rows.
+MERGE = (
+    f"insert into {RESULT_TABLE} as r ({_COLUMN_LIST}, failing_since)"
+    f" select {_COLUMN_LIST}, now() from incoming_result"
+    f" on conflict (therapist_id) do update set {_UPDATES}"
+    f" where ({', '.join('r.' + c for c in COLUMNS)}) is distinct from"
+    f" ({', '.join('excluded.' + c for c in COLUMNS)})"
+)
+DELETE_CONSISTENT_ALL = (
+    f"delete from {RESULT_TABLE} r"
+    " where not exists (select 1 from incoming_result i where i.therapist_id = r.therapist_id)"
+)
+DELETE_CONSISTENT_IDS = DELETE_CONSISTENT_ALL + " and r.therapist_id = any(%(ids)s::uuid[])"
+
+
+def refresh_results(therapist_ids=None):
+    """
+    Bring TherapistResult up to date with the platform and return how many therapists fail.
+
+    1. Stream the failing therapists (all, or those of ``therapist_ids``) into a
+       temporary table with COPY.
+    2. Merge them in: insert new failures, update changed rows, keep failing_since.
+    3. Delete the therapists of the refreshed set that are consistent now.
+    """
+    if therapist_ids is not None:
+        therapist_ids = [str(i) for i in therapist_ids]
+        if not therapist_ids:
+            return 0
+    if therapist_ids is None:
+        state, params = state_sql(ALL_THERAPISTS), None
+    else:
+        state, params = state_sql(BY_IDS), {"ids": therapist_ids}
+    with transaction.atomic(using=RESULT_DB), connections[RESULT_DB].cursor() as target:
+        target.execute("select pg_advisory_xact_lock(%s)", [_REFRESH_LOCK])
+        target.execute(CREATE_INCOMING)
+        failing = _copy_failing(state, params, target)
+        target.execute(MERGE)
+        if therapist_ids is None:
+            target.execute(DELETE_CONSISTENT_ALL)
+        else:
+            target.execute(DELETE_CONSISTENT_IDS, {"ids": therapist_ids})
+    return failing
+
+
+def _copy_failing(state, params, target):
+    """Stream the failing rows of the state statement into incoming_result; return their count."""
+    rows = 0
+    with connections[PLATFORM_DB].cursor() as source:
+        with source.copy(COPY_OUT.format(columns=_COLUMN_LIST, state=state), params) as copy_out:
+            with target.copy(COPY_IN) as copy_in:
+                for data in copy_out:
+                    copy_in.write(data)
+                    rows += bytes(data).count(b"\n")
+    return rows
