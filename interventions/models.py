@@ -34,6 +34,7 @@ class Intervention(models.Model):
         managed = False
         db_table = "manual_intervention_log"
         ordering = ["timestamp"]
+        permissions = [("resolve_intervention", "Can resolve, annotate and retry interventions")]
 
     def __str__(self):
         return f"{self.operation} {self.entity_id}"
