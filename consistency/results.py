@@ -11,6 +11,7 @@ from django.db import connections, transaction
 
 from .checks import ALL_THERAPISTS, BY_IDS, PLATFORM_DB, state_sql
 from .models import TherapistResult
+from .models.results import failing_condition
 
 RESULT_DB = "default"
 RESULT_TABLE = TherapistResult._meta.db_table
@@ -85,3 +86,8 @@ def _copy_failing(state, params, target):
                     copy_in.write(data)
                     rows += bytes(data).count(b"\n")
     return rows
+
+
+def failing(problem):
+    """Return the therapists that fail a check or have a link problem, as last refreshed."""
+    return TherapistResult.objects.filter(failing_condition(problem))

@@ -6,4 +6,6 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("interventions/", include("interventions.urls")),
+    path("", include("consistency.urls")),
 ]

@@ -13,12 +13,19 @@ from django.db import models
 from ..checks import CHECKS, THERAPIST_LINK_PROBLEMS
 
 
+# The problems a therapist can have, each with a drill-down page.
+PROBLEMS = CHECKS + THERAPIST_LINK_PROBLEMS
+
+
+def failing_condition(problem):
+    """Return the condition selecting the therapists that fail a check or have a link problem."""
+    return models.Q(**{f"{problem}_ok": False}) if problem in CHECKS else models.Q(**{problem: True})
+
+
 def _failing_index(problem):
-    """Return the partial index that serves one check's or link problem's drill-down."""
-    condition = models.Q(**{f"{problem}_ok": False}) if problem in CHECKS else models.Q(**{problem: True})
     # The drill-down lists one problem's therapists sorted by email: a partial index
     # per problem keeps both the page and its count to the rows of that problem.
-    return models.Index(fields=["norm_email"], condition=condition, name=f"failing_{problem[:18]}_idx")
+    return models.Index(fields=["norm_email"], condition=failing_condition(problem), name=f"failing_{problem[:18]}_idx")
 
 
 class TherapistResult(models.Model):
@@ -68,7 +75,7 @@ class TherapistResult(models.Model):
     failing_since = models.DateTimeField()
 
     class Meta:
-        indexes = [_failing_index(problem) for problem in CHECKS + THERAPIST_LINK_PROBLEMS]
+        indexes = [_failing_index(problem) for problem in PROBLEMS]
 
     def __str__(self):
         return self.norm_email

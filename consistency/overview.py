@@ -1,0 +1,82 @@
+"""
+Gather what the overview page shows.
+
+The metrics come from the latest MetricSnapshot, never from compute_metrics(): at a
+million therapists that takes seconds, and the overview is polled every few seconds
+by every open tab. Snapshots are taken by Celery beat, after every job, and on
+"Refresh now"; the page says how old its figures are.
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from interventions.queue import unresolved_count
+
+from .checks import CHECKS, LINK_PROBLEMS
+from .models import FINISHED_STATES, JobRun, MetricSnapshot
+
+# What each link problem counts (SPEC §7): users and enrollments where not therapists.
+LINK_PROBLEM_UNITS = {"duplicate_user": "users", "orphan_enrollment": "enrollments"}
+# The refresh rates a user may pick for the live overview, in seconds (0: paused).
+REFRESH_RATES = (0, 5, 15, 30, 60)
+DEFAULT_REFRESH_RATE = 15
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """One line of the overview's tables: a check or link problem and how many fail it."""
+
+    name: str
+    count: int
+    total: int
+    unit: str = "therapists"
+
+    @property
+    def percent(self):
+        return 100 * self.count / self.total if self.total else 0.0
+
+    @property
+    def passing_percent(self):
+        return 100 - self.percent
+
+
+def latest_snapshot():
+    """Return the newest metric snapshot, or None before the first one."""
+    return MetricSnapshot.objects.order_by("-taken_at").first()
+
+
+def check_rows(snapshot):
+    """Return one row per check of SPEC §3 with its count of failing therapists."""
+    return [MetricRow(check, snapshot.inconsistent.get(check, 0), snapshot.therapists) for check in CHECKS]
+
+
+def link_problem_rows(snapshot):
+    """Return one row per link problem of SPEC §3, in the unit SPEC §7 counts it in."""
+    return [
+        MetricRow(problem, snapshot.link_problems.get(problem, 0), snapshot.therapists, LINK_PROBLEM_UNITS.get(problem, "therapists"))
+        for problem in LINK_PROBLEMS
+    ]
+
+
+def intervention_status():
+    """Return the unresolved interventions now against the platform team's target."""
+    count = unresolved_count()
+    target = settings.OPSDASH_INTERVENTION_TARGET
+    return {"count": count, "target": target, "within_target": count is not None and count < target}
+
+
+def running_and_recent_jobs(recent=5):
+    """Return the jobs still queued or running, and the last few that finished."""
+    running = list(JobRun.objects.exclude(state__in=FINISHED_STATES).select_related("requested_by").order_by("created_at"))
+    finished = list(JobRun.objects.filter(state__in=FINISHED_STATES).select_related("requested_by")[:recent])
+    return running, finished
+
+
+def parse_refresh_rate(value, default=DEFAULT_REFRESH_RATE):
+    """Return the refresh rate asked for if it is one the page offers, else ``default``."""
+    try:
+        rate = int(value)
+    except (TypeError, ValueError):
+        return default
+    return rate if rate in REFRESH_RATES else default

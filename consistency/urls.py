@@ -1,0 +1,17 @@
+from django.urls import path
+
+from .views import drilldown, jobs, overview, therapist, trends
+
+app_name = "consistency"
+
+urlpatterns = [
+    path("", overview.overview_page, name="overview"),
+    path("overview/live/", overview.overview_live, name="overview_live"),
+    path("overview/refresh/", overview.refresh_snapshot, name="refresh_snapshot"),
+    path("trends/", trends.trends_page, name="trends"),
+    path("checks/<str:problem>/", drilldown.drilldown, name="drilldown"),
+    path("therapists/", therapist.therapist_page, name="therapist"),
+    path("jobs/", jobs.jobs_page, name="jobs"),
+    path("jobs/<int:pk>/", jobs.job_page, name="job"),
+    path("jobs/<int:pk>/live/", jobs.job_live, name="job_live"),
+]

@@ -1,0 +1,1 @@
+"""Request handling for the consistency pages; one module per page."""

@@ -1,0 +1,38 @@
+"""The drill-down pages: the therapists failing one check or link problem."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import render
+from django.utils import timezone
+from django_tables2 import RequestConfig
+from django_tables2.export import TableExport
+
+from ..filters import TherapistResultFilter
+from ..models.results import PROBLEMS
+from ..overview import latest_snapshot
+from ..results import failing
+from ..tables import TherapistResultTable
+
+PER_PAGE = 25
+
+
+def _problem_or_404(problem):
+    if problem not in PROBLEMS:
+        raise Http404(f"No check or link problem is called {problem!r}.")
+    return problem
+
+
+@login_required
+def drilldown(request, problem):
+    """List the therapists failing a check, filtered, sorted and paged; export them as CSV."""
+    _problem_or_404(problem)
+    filterset = TherapistResultFilter(request.GET, queryset=failing(problem))
+    table = TherapistResultTable(filterset.qs, problem=problem, can_resync=request.user.has_perm("consistency.run_jobs"))
+    RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
+    if request.GET.get("_export") == "csv":
+        exporter = TableExport("csv", table, exclude_columns=("actions",))
+        return exporter.response(f"{problem}-{timezone.now():%Y%m%d-%H%M}.csv")
+    context = {"problem": problem, "filter": filterset, "table": table, "snapshot": latest_snapshot()}
+    if request.htmx and not request.htmx.boosted:
+        return render(request, "consistency/partials/drilldown_results.html", context)
+    return render(request, "consistency/drilldown.html", context)

@@ -1,0 +1,73 @@
+"""
+Operator actions on interventions: resolve with a note, annotate, retry.
+
+Each acts on a queryset (one item, a group, or everything the current filter
+selects), writes set-based, and leaves one audit entry per therapist and operation
+it touched, so that the therapist's timeline shows it.
+"""
+
+from collections import defaultdict
+
+from django.db import connections, transaction
+from django.utils import timezone
+
+from consistency.models import AuditAction
+from consistency.models.audit import record
+
+PLATFORM_DB = "platform"
+
+# Resolve only what is still open: two operators resolving the same item at once
+# resolve it once, and the rows returned say exactly which ones this call resolved.
+RESOLVE = """
+update manual_intervention_log
+   set resolved = true, resolved_at = %(at)s, resolved_by = %(by)s, resolution_notes = %(note)s
+ where id = any(%(ids)s::uuid[]) and resolved is not true
+returning id, entity_id, operation
+"""
+# A note on an open item is appended, never replaces what an earlier note said.
+ANNOTATE = """
+update manual_intervention_log
+   set resolution_notes = concat_ws(E'\\n', nullif(resolution_notes, ''), %(note)s)
+ where id = any(%(ids)s::uuid[]) and resolved is not true
+returning id, entity_id, operation
+"""
+
+
+def _ids(interventions):
+    return [str(pk) for pk in interventions.values_list("id", flat=True)]
+
+
+def _run(statement, params):
+    with transaction.atomic(using=PLATFORM_DB), connections[PLATFORM_DB].cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchall()
+
+
+def _audit(user, action, rows, **details):
+    """Record one audit entry per therapist and operation among the rows written."""
+    touched = defaultdict(list)
+    for pk, entity_id, operation in rows:
+        touched[(entity_id or "", operation)].append(str(pk))
+    for (entity_id, operation), ids in touched.items():
+        record(user, action, entity_id or "(no entity)", operation=operation, interventions=ids, count=len(ids), **details)
+
+
+def resolve(interventions, user, note):
+    """Resolve the open interventions among ``interventions``, saying who, when and why; return how many."""
+    ids = _ids(interventions)
+    if not ids:
+        return 0
+    rows = _run(RESOLVE, {"ids": ids, "at": timezone.now(), "by": user.get_username(), "note": note})
+    _audit(user, AuditAction.RESOLVE, rows, note=note)
+    return len(rows)
+
+
+def annotate(interventions, user, note):
+    """Add a signed note to the open interventions among ``interventions``; return how many."""
+    ids = _ids(interventions)
+    if not ids:
+        return 0
+    signed = f"[{timezone.now():%Y-%m-%d %H:%M} {user.get_username()}] {note}"
+    rows = _run(ANNOTATE, {"ids": ids, "note": signed})
+    _audit(user, AuditAction.NOTE, rows, note=note)
+    return len(rows)

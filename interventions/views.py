@@ -1,0 +1,130 @@
+"""The intervention queue and the operator actions on it."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+from django_tables2 import RequestConfig
+
+from . import actions, queue
+from .filters import InterventionFilter
+from .forms import BulkActionForm, GroupActionForm
+from .models import Intervention
+from .tables import InterventionGroupTable
+
+PER_PAGE = 25
+RESOLVE_PERMISSION = "interventions.resolve_intervention"
+DONE = {"resolve": "Resolved {n} intervention{s}.", "note": "Added the note to {n} intervention{s}."}
+
+
+def _filtered(request_data):
+    return InterventionFilter(request_data, queryset=queue.unresolved())
+
+
+def _filter_params(filterset):
+    """Return the (name, value) pairs of the filter in use, to carry into a bulk action's forms."""
+    return [(name, filterset.data[name]) for name in filterset.filters if filterset.data.get(name)]
+
+
+def _back(request, fallback="interventions:queue"):
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return redirect(target)
+    return redirect(fallback)
+
+
+@login_required
+def queue_page(request):
+    """List the unresolved interventions grouped by therapist and operation, oldest first."""
+    filterset = _filtered(request.GET)
+    table = InterventionGroupTable(queue.groups(filterset.qs), request=request)
+    RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
+    context = {"filter": filterset, "table": table, "open_count": filterset.qs.count(), "filter_params": _filter_params(filterset)}
+    if request.htmx and not request.htmx.boosted:
+        return render(request, "interventions/partials/queue_results.html", context)
+    return render(request, "interventions/queue.html", context)
+
+
+@login_required
+def items(request):
+    """Render every intervention of one therapist and operation with its details, for the side panel."""
+    entity_id = request.GET.get("entity_id") or None
+    operation = request.GET.get("operation", "")
+    items = queue.group_items(entity_id, operation) if entity_id else Intervention.objects.filter(entity_id__isnull=True, operation=operation)
+    return render(
+        request,
+        "interventions/partials/items.html",
+        {"entity_id": entity_id, "operation": operation, "items": items[:100]},
+    )
+
+
+def _act(action, interventions, user, note):
+    if action == "resolve":
+        return actions.resolve(interventions, user, note)
+    return actions.annotate(interventions, user, note)
+
+
+@login_required
+@permission_required(RESOLVE_PERMISSION, raise_exception=True)
+@require_POST
+def group_action(request):
+    """Resolve, annotate or retry one group (therapist and operation) or the listed items."""
+    form = GroupActionForm(request.POST)
+    if not form.is_valid():
+        for error in form.errors.get("__all__", []) + [e for f, errs in form.errors.items() if f != "__all__" for e in errs]:
+            messages.error(request, error)
+        return _back(request)
+    data = form.cleaned_data
+    if data["ids"]:
+        interventions = queue.unresolved().filter(id__in=data["ids"])
+    else:
+        interventions = queue.unresolved().filter(operation=data["operation"], entity_id=data["entity_id"] or None)
+    n = _act(data["action"], interventions, request.user, data["note"].strip())
+    messages.success(request, DONE[data["action"]].format(n=n, s="" if n == 1 else "s"))
+    return _back(request)
+
+
+@login_required
+@permission_required(RESOLVE_PERMISSION, raise_exception=True)
+@require_POST
+def bulk_action(request):
+    """
+    Act on every open intervention the queue's current filter selects, in two steps.
+
+    1. Without ``confirmed``: count what the filter selects now and ask to confirm,
+       naming that count.
+    2. With it: act on what the filter selects among the interventions logged up to
+       the moment of the count, and say how many were acted on.
+    """
+    filterset = _filtered(request.POST)
+    form = BulkActionForm(request.POST)
+    if not form.is_valid():
+        for error in form.non_field_errors():
+            messages.error(request, error)
+        return _back(request)
+    data = form.cleaned_data
+    if not data["confirmed"] or not data["as_of"]:
+        as_of = timezone.now()
+        selected = filterset.qs.filter(timestamp__lte=as_of)
+        return render(
+            request,
+            "interventions/confirm_bulk.html",
+            {
+                "filter_params": _filter_params(filterset),
+                "action": data["action"],
+                "note": data["note"],
+                "as_of": as_of,
+                "count": selected.count(),
+                "groups": queue.groups(selected).count(),
+                "next": request.POST.get("next", ""),
+            },
+        )
+    selected = filterset.qs.filter(timestamp__lte=data["as_of"])
+    n = _act(data["action"], selected, request.user, data["note"].strip())
+    message = DONE[data["action"]].format(n=n, s="" if n == 1 else "s")
+    if data["expected"] is not None and n != data["expected"]:
+        message += f" {data['expected']} were counted when you confirmed: the others were resolved meanwhile."
+    messages.success(request, message)
+    return _back(request)

@@ -1,0 +1,69 @@
+/* opsdash: the little the pages need beyond htmx. No network access but to opsdash itself. */
+(function () {
+  "use strict";
+
+  // A form marked "once" can be submitted once: a double click starts one job, not
+  // two (the server refuses a second repair-all anyway).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.classList || !form.classList.contains("once")) return;
+    if (form.dataset.submitted) { event.preventDefault(); return; }
+    form.dataset.submitted = "1";
+    setTimeout(function () {
+      form.querySelectorAll("button[type=submit], button:not([type])").forEach(function (b) { b.disabled = true; });
+    }, 0);
+  });
+
+  var COLORS = ["#1f2937", "#2563eb", "#16a34a", "#d97706", "#dc2626", "#7c3aed", "#0891b2", "#db2777"];
+
+  function drawTrends() {
+    var canvas = document.getElementById("trend-chart");
+    var source = document.getElementById("trend-data");
+    if (!canvas || !source || !window.Chart) return;
+    var data = JSON.parse(source.textContent);
+    var names = Object.keys(data.lines);
+    var datasets = names.map(function (name, i) {
+      return {
+        label: name.replace(/_/g, " "),
+        data: data.times.map(function (t, j) { return { x: t, y: data.lines[name][j] }; }),
+        borderColor: COLORS[i % COLORS.length],
+        backgroundColor: COLORS[i % COLORS.length],
+        borderWidth: name === "consistent" ? 3 : 1.5,
+        pointRadius: data.times.length > 60 ? 0 : 2,
+        tension: 0.2,
+      };
+    });
+    var span = data.times.length ? data.times[data.times.length - 1] - data.times[0] : 0;
+    new window.Chart(canvas, {
+      type: "line",
+      data: { datasets: datasets },
+      options: {
+        animation: false,
+        maintainAspectRatio: false,
+        parsing: false,
+        interaction: { mode: "nearest", axis: "x", intersect: false },
+        scales: {
+          x: {
+            type: "linear",
+            ticks: { maxTicksLimit: 8, callback: function (v) { return formatTime(v, span); } },
+          },
+          y: { title: { display: true, text: "% of therapists passing" }, suggestedMax: 100 },
+        },
+        plugins: {
+          legend: { position: "bottom" },
+          tooltip: { callbacks: { title: function (items) { return items.length ? new Date(items[0].parsed.x).toLocaleString() : ""; } } },
+        },
+      },
+    });
+  }
+
+  function formatTime(ms, span) {
+    var d = new Date(ms);
+    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    var hm = pad(d.getHours()) + ":" + pad(d.getMinutes());
+    if (span <= 36 * 3600 * 1000) return hm;
+    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + (span <= 8 * 86400 * 1000 ? " " + hm : "");
+  }
+
+  document.addEventListener("DOMContentLoaded", drawTrends);
+})();
