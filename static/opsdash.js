@@ -45,6 +45,8 @@
         scales: {
           x: {
             type: "linear",
+            min: data.times[0],
+            max: data.times[data.times.length - 1],
             ticks: { maxTicksLimit: 8, callback: function (v) { return formatTime(v, span); } },
           },
           y: { title: { display: true, text: "% of therapists passing" }, suggestedMax: 100 },

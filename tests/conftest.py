@@ -24,3 +24,48 @@ def committed_platform(transactional_db, django_db_blocker):
     """For tests whose data must be committed (a worker, a live server): empty the platform tables after."""
     yield
     truncate_platform_tables()
+
+
+# People of the dashboard, one per role (consistency/migrations/0003_roles.py).
+@pytest.fixture
+def victor(django_user_model):
+    """A viewer: sees every page, may act on nothing."""
+    from django.contrib.auth.models import Group
+
+    user = django_user_model.objects.create_user("victor", password="victor-password-1")
+    user.groups.add(Group.objects.get(name="Viewers"))
+    return user
+
+
+@pytest.fixture
+def olivia(django_user_model):
+    """An operator: may also run jobs, resync, resolve and annotate."""
+    from django.contrib.auth.models import Group
+
+    user = django_user_model.objects.create_user("olivia", password="olivia-password-1")
+    user.groups.add(Group.objects.get(name="Operators"))
+    return user
+
+
+@pytest.fixture
+def sam(django_user_model):
+    """A superuser: may also install and roll back the safety net."""
+    return django_user_model.objects.create_superuser("sam", password="sam-password-1")
+
+
+@pytest.fixture
+def viewer_client(client, victor):
+    client.force_login(victor)
+    return client
+
+
+@pytest.fixture
+def operator_client(client, olivia):
+    client.force_login(olivia)
+    return client
+
+
+@pytest.fixture
+def superuser_client(client, sam):
+    client.force_login(sam)
+    return client

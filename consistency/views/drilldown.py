@@ -8,6 +8,7 @@ from django_tables2 import RequestConfig
 from django_tables2.export import TableExport
 
 from ..filters import TherapistResultFilter
+from ..models import JobRun, TherapistResult
 from ..models.results import PROBLEMS
 from ..overview import latest_snapshot
 from ..results import failing
@@ -36,3 +37,32 @@ def drilldown(request, problem):
     if request.htmx and not request.htmx.boosted:
         return render(request, "consistency/partials/drilldown_results.html", context)
     return render(request, "consistency/drilldown.html", context)
+
+
+def _row_context(request, problem, therapist_id, job=None, error=None):
+    """Return what result_row.html needs to render one therapist of a drill-down alone."""
+    result = failing(problem).filter(therapist_id=therapist_id).first()
+    record = result or TherapistResult.objects.filter(therapist_id=therapist_id).first()
+    table = TherapistResultTable(
+        [result] if result else [], problem=problem, can_resync=request.user.has_perm("consistency.run_jobs")
+    )
+    table.request = request
+    return {
+        "table": table,
+        "row": table.rows[0] if result else None,
+        "problem": problem,
+        "therapist_id": therapist_id,
+        "record": record,
+        "email": request.POST.get("email") or request.GET.get("email") or (record.norm_email if record else ""),
+        "job": job,
+        "error": error,
+        "columns": len(table.columns),
+    }
+
+
+@login_required
+def drilldown_row(request, problem, therapist_id):
+    """Render one therapist's row alone: its resync in progress, then its state after it."""
+    _problem_or_404(problem)
+    job = JobRun.objects.filter(pk=request.GET.get("job") or 0).first()
+    return render(request, "consistency/partials/result_row.html", _row_context(request, problem, therapist_id, job))
