@@ -4,6 +4,7 @@ import json
 
 from django import template
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from consistency.models import PLACEHOLDER_IMAGE
 
@@ -27,16 +28,16 @@ def stored_value(value):
     page has to show why two cells that look blank disagree.
     """
     if value is None:
-        return format_html('<span class="null">NULL</span>')
+        return mark_safe('<span class="null">NULL</span>')
     if value == "":
-        return format_html('<span class="null">empty</span>')
+        return mark_safe('<span class="null">empty</span>')
     if value == PLACEHOLDER_IMAGE:
         return format_html('<span class="null" title="{}">placeholder</span>', PLACEHOLDER_IMAGE)
     if isinstance(value, bool):
         return format_html('<span class="bool bool-{}">{}</span>', str(value).lower(), str(value).lower())
     if isinstance(value, (list, tuple)):
         if not value:
-            return format_html('<span class="null">{{}}</span>')
+            return mark_safe('<span class="null">{}</span>')
         return format_html('<span class="list">{}</span>', ", ".join(str(item) for item in value))
     return value
 

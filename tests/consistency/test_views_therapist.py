@@ -1,0 +1,54 @@
+import pytest
+from django.urls import reverse
+
+from consistency.models import AuditEntry, JobKind, JobRun
+from interventions.models import Intervention
+from tests.factories import make_therapist
+
+pytestmark = pytest.mark.django_db(databases=["default", "platform"])
+
+PAGE = reverse("consistency:therapist")
+
+
+@pytest.fixture
+def anna():
+    """Anna signed in with a capitalised email; her profile's bio drifted."""
+    user, _, _ = make_therapist("Anna@Example.com ", profile={"bio": "Old bio"})
+    return user
+
+
+def test_search_finds_the_therapist_by_normalised_email(viewer_client, anna):
+    response = viewer_client.get(PAGE + "?email=%20anna@EXAMPLE.com")
+    [item] = response.context["found"]
+    assert item["state"].therapist_id == anna.id
+
+
+def test_matrix_shows_the_three_rows_and_the_failing_field(viewer_client, anna):
+    response = viewer_client.get(PAGE + "?email=anna@example.com")
+    [item] = response.context["found"]
+    bio = next(row for row in item["matrix"] if row.field.name == "bio")
+    assert bio.passing is False
+    assert [cell.value if cell else None for cell in bio.cells] == [None, "Helps with anxiety.", "Old bio"]
+    assert bio.cells[1].is_source
+
+
+def test_unknown_email_says_so(viewer_client):
+    html = viewer_client.get(PAGE + "?email=nobody@example.com").content.decode()
+    assert "No therapist has the email" in html
+
+
+def test_therapist_without_profile_shows_no_profile_row(viewer_client):
+    make_therapist("noprofile@example.com", profile=False)
+    html = viewer_client.get(PAGE + "?email=noprofile@example.com").content.decode()
+    assert "missing profile" in html and "no row" in html
+
+
+def test_timeline_merges_interventions_jobs_and_audit_entries(viewer_client, anna, olivia):
+    Intervention.objects.create(operation="avatar-sync", entity_id="anna@example.com", error="<i>failed</i>")
+    JobRun.objects.create(kind=JobKind.RESYNC, target="anna@example.com", state="succeeded", requested_by=olivia)
+    AuditEntry.objects.create(actor=olivia, actor_name="olivia", action="resolve", target="anna@example.com", details={"note": "ok"})
+    response = viewer_client.get(PAGE + "?email=anna@example.com")
+    [item] = response.context["found"]
+    assert sorted(e.kind for e in item["timeline"]) == ["audit", "intervention", "job"]
+    html = response.content.decode()
+    assert "&lt;i&gt;failed&lt;/i&gt;" in html
