@@ -15,6 +15,8 @@ $$;
 create or replace function pg_temp.pick(items text[], r float8) returns text
 language sql immutable as $$ select items[1 + floor(r * cardinality(items))::int] $$;
 
+drop table if exists pg_temp.seed_plan;
+
 create temporary table seed_plan on commit drop as
 with base as (
     select i,
