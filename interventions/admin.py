@@ -1,0 +1,73 @@
+"""Django admin for the platform's manual_intervention_log (SPEC §1)."""
+
+import json
+
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
+
+from . import actions
+from .models import Intervention
+
+
+@admin.register(Intervention)
+class InterventionAdmin(admin.ModelAdmin):
+    """
+    The intervention log, read-only but for its actions.
+
+    Resolving goes through the same functions as the queue page, so it records who,
+    when and why on the row and leaves an audit entry; a hand edit of the row would not.
+    """
+
+    list_display = ("timestamp", "operation", "entity_id", "short_error", "resolved", "resolved_by", "resolved_at")
+    list_filter = ("operation", "resolved", ("timestamp", admin.DateFieldListFilter))
+    search_fields = ("entity_id",)
+    date_hierarchy = "timestamp"
+    ordering = ("-timestamp",)
+    fields = ("id", "operation", "entity_id", "error", "readable_payload", "timestamp", "resolved", "resolved_at", "resolved_by", "resolution_notes")
+    readonly_fields = fields
+    actions = ["resolve_selected"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_resolve_permission(self, request):
+        return request.user.has_perm("interventions.resolve_intervention")
+
+    @admin.display(description="error")
+    def short_error(self, obj):
+        return obj.error if len(obj.error) <= 80 else obj.error[:79] + "…"
+
+    @admin.display(description="payload")
+    def readable_payload(self, obj):
+        if obj.payload is None:
+            return "–"
+        return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2, sort_keys=True, default=str))
+
+    @admin.action(description="Resolve the selected interventions…", permissions=["resolve"])
+    def resolve_selected(self, request, queryset):
+        """Ask for a note, then resolve the selected open interventions with it."""
+        note = request.POST.get("note", "").strip()
+        if "apply" in request.POST and note:
+            n = actions.resolve(queryset, request.user, note)
+            self.message_user(request, f"Resolved {n} intervention{'' if n == 1 else 's'}.", messages.SUCCESS)
+            return None
+        return TemplateResponse(
+            request,
+            "admin/interventions/resolve_selected.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Resolve interventions",
+                "opts": self.model._meta,
+                "queryset": queryset,
+                "open_count": queryset.exclude(resolved=True).count(),
+                "action": "resolve_selected",
+                "note_missing": "apply" in request.POST,
+            },
+        )

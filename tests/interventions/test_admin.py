@@ -1,0 +1,58 @@
+import pytest
+from django.urls import reverse
+
+from consistency.models import AuditEntry, JobEvent, JobKind, JobRun
+from interventions.models import Intervention
+
+pytestmark = pytest.mark.django_db(databases=["default", "platform"])
+
+CHANGELIST = reverse("admin:interventions_intervention_changelist")
+
+
+@pytest.fixture
+def two_open_interventions():
+    return [
+        Intervention.objects.create(operation="avatar-sync", entity_id="anna@example.com", error="<b>failed</b>", payload={"user_id": "u1", "value": "<x>"}),
+        Intervention.objects.create(operation="profile-sync", entity_id="bert@example.com", error="failed too"),
+    ]
+
+
+def test_changelist_filters_by_operation_and_searches_email(superuser_client, two_open_interventions):
+    response = superuser_client.get(CHANGELIST + "?operation=avatar-sync")
+    assert [i.entity_id for i in response.context["cl"].result_list] == ["anna@example.com"]
+    response = superuser_client.get(CHANGELIST + "?q=bert")
+    assert [i.entity_id for i in response.context["cl"].result_list] == ["bert@example.com"]
+    html = superuser_client.get(CHANGELIST + "?resolved__exact=0").content.decode()
+    assert "&lt;b&gt;failed&lt;/b&gt;" in html
+
+
+def test_detail_shows_the_payload_as_readable_escaped_json(superuser_client, two_open_interventions):
+    url = reverse("admin:interventions_intervention_change", args=[two_open_interventions[0].pk])
+    html = superuser_client.get(url).content.decode()
+    assert "&quot;value&quot;: &quot;&lt;x&gt;&quot;" in html
+
+
+def test_bulk_resolve_asks_for_a_note_then_resolves_and_audits(superuser_client, two_open_interventions):
+    ids = [str(i.pk) for i in two_open_interventions]
+    response = superuser_client.post(CHANGELIST, {"action": "resolve_selected", "_selected_action": ids})
+    assert "Resolve <strong>2</strong> open interventions" in response.content.decode()
+    assert not Intervention.objects.filter(resolved=True).exists()
+    superuser_client.post(CHANGELIST, {"action": "resolve_selected", "_selected_action": ids, "apply": "1", "note": "Checked by hand"})
+    assert Intervention.objects.filter(resolved=True, resolved_by="sam", resolution_notes="Checked by hand").count() == 2
+    assert AuditEntry.objects.filter(action="resolve", actor_name="sam").count() == 2
+
+
+def test_job_run_admin_shows_every_state(superuser_client):
+    job = JobRun.objects.create(kind=JobKind.REPAIR_ALL, state="succeeded")
+    for state in ("queued", "running", "succeeded"):
+        JobEvent.objects.create(job=job, state=state, message=f"now {state}")
+    html = superuser_client.get(reverse("admin:consistency_jobrun_change", args=[job.pk])).content.decode()
+    assert all(f"now {state}" in html for state in ("queued", "running", "succeeded"))
+
+
+def test_audit_entries_are_read_only(superuser_client, sam):
+    entry = AuditEntry.objects.create(actor=sam, actor_name="sam", action="resolve", target="anna@example.com")
+    assert superuser_client.get(reverse("admin:consistency_auditentry_changelist")).status_code == 200
+    assert superuser_client.get(reverse("admin:consistency_auditentry_add")).status_code == 403
+    response = superuser_client.post(reverse("admin:consistency_auditentry_delete", args=[entry.pk]), {"post": "yes"})
+    assert response.status_code == 403
