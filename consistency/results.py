@@ -73,7 +73,23 @@ def refresh_results(therapist_ids=None):
             target.execute(DELETE_CONSISTENT_ALL)
         else:
             target.execute(DELETE_CONSISTENT_IDS, {"ids": therapist_ids})
+    if therapist_ids is None:
+        _vacuum()
     return failing
+
+
+def _vacuum():
+    """
+    Vacuum and analyze the table after a full refresh.
+
+    The drill-down's counts are index-only scans of the partial indexes only where the
+    visibility map says the pages are all-visible; right after a refresh they are not,
+    and a count of one check took 340 ms instead of 40 at a million therapists.
+    VACUUM cannot run inside a transaction: a caller's (or a test's) gets ANALYZE only.
+    """
+    connection = connections[RESULT_DB]
+    with connection.cursor() as cursor:
+        cursor.execute(("analyze " if connection.in_atomic_block else "vacuum (analyze) ") + RESULT_TABLE)
 
 
 def _copy_failing(state, params, target):

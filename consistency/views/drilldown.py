@@ -5,8 +5,8 @@ from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
 from django_tables2 import RequestConfig
-from django_tables2.export import TableExport
 
+from ..exports import stream_results_csv
 from ..filters import TherapistResultFilter
 from ..models import JobRun, TherapistResult
 from ..models.results import PROBLEMS
@@ -31,8 +31,7 @@ def drilldown(request, problem):
     table = TherapistResultTable(filterset.qs, problem=problem, can_resync=request.user.has_perm("consistency.run_jobs"))
     RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
     if request.GET.get("_export") == "csv":
-        exporter = TableExport("csv", table, exclude_columns=("actions",))
-        return exporter.response(f"{problem}-{timezone.now():%Y%m%d-%H%M}.csv")
+        return stream_results_csv(table, f"{problem}-{timezone.now():%Y%m%d-%H%M}.csv")
     context = {"problem": problem, "filter": filterset, "table": table, "snapshot": latest_snapshot()}
     if request.htmx and not request.htmx.boosted:
         return render(request, "consistency/partials/drilldown_results.html", context)

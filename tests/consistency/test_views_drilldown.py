@@ -75,12 +75,16 @@ def test_pages_of_twenty_five(viewer_client):
 
 
 def test_csv_export_holds_every_filtered_row_without_buttons(operator_client, bio_drifts):
-    response = operator_client.get(BIO + "?_export=csv&status=approved")
+    response = operator_client.get(BIO + "?_export=csv&status=approved&sort=-email")
     assert response["Content-Type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert rows[0][:4] == ["Email", "Enrollment status", "Enrollment bio", "Profile bio"]
-    assert sorted(r[0] for r in rows[1:]) == ["Anna@Example.com", "bert@example.com"]
-    assert "Resync" not in response.content.decode()
+    text = b"".join(response.streaming_content).decode()
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == ["Email", "Enrollment status", "Enrollment bio", "Profile bio", "Inconsistent since", "Also failing"]
+    assert [r[:4] for r in rows[1:]] == [
+        ["bert@example.com", "approved", "Helps with anxiety.", ""],
+        ["Anna@Example.com", "approved", "Helps with anxiety.", "Anna's old bio"],
+    ]
+    assert "Resync" not in text
 
 
 def test_htmx_request_gets_the_table_alone(viewer_client, bio_drifts):

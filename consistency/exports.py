@@ -1,0 +1,58 @@
+"""
+Stream a drill-down table as CSV.
+
+django-tables2's TableExport builds the whole file in memory through every cell's
+render machinery: 29 s for the 96,000 therapists failing one check at a million
+therapists. This writes the same columns, headers and cell values straight from a
+values() query, in chunks, as the response goes out.
+"""
+
+import csv
+from datetime import datetime
+
+from django.http import StreamingHttpResponse
+
+from .checks import CHECKS, THERAPIST_LINK_PROBLEMS
+
+
+class _Echo:
+    """A file that hands back what is written to it, for csv.writer in a stream."""
+
+    def write(self, value):
+        return value
+
+
+def cell_text(value):
+    """Return a platform value as CSV text: NULL empty, lists joined with "; ", times in ISO 8601."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "; ".join(str(item) for item in value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _problems_text(row, shown_problem):
+    failing = [c for c in CHECKS if row[f"{c}_ok"] is False] + [p for p in THERAPIST_LINK_PROBLEMS if row[p]]
+    return "; ".join(p for p in failing if p != shown_problem)
+
+
+def stream_results_csv(table, filename):
+    """Return a streaming CSV response of every row of a TherapistResultTable, in its order."""
+    columns = [c for c in table.columns if c.name != "actions"]
+    fields = {c.name: str(c.accessor) for c in columns if c.name != "problems"}
+    flags = [f"{c}_ok" for c in CHECKS] + list(THERAPIST_LINK_PROBLEMS)
+    rows = table.data.data.values(*set(fields.values()) | set(flags)).iterator(chunk_size=2000)
+
+    def lines():
+        writer = csv.writer(_Echo())
+        yield writer.writerow([str(c.header) for c in columns])
+        for row in rows:
+            yield writer.writerow(
+                [_problems_text(row, table.problem) if c.name == "problems" else cell_text(row[fields[c.name]]) for c in columns]
+            )
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
