@@ -729,13 +729,12 @@ def test_orphan_enrollment_counts_only_the_canonical_enrollment_of_an_email():
 
 @pytest.mark.parametrize(
     "situation",
-    ["pending", "canonical is pending", "email matches a user in another case"],
+    ["pending", "rejected and pending, none approved", "email matches a user in another case"],
 )
 def test_enrollment_that_is_not_an_orphan(situation):
     if situation == "pending":
         make_enrollment(email="nobody@example.com", linked=False, status="pending")
-    elif situation == "canonical is pending":
-        # Canonical within its email is the approved one, were there one: so both must be non-approved.
+    elif situation == "rejected and pending, none approved":
         make_enrollment(email="nobody@example.com", linked=False, status="rejected")
         make_enrollment(email="nobody@example.com", linked=False, status="pending")
     else:
