@@ -121,9 +121,21 @@ def release():
     return hashlib.sha256(load_sql(INSTALL_SQL).encode()).hexdigest()[:12]
 
 
+STAMP_PREFIX = "opsdash safety net"
+
+
+def _fingerprint(definition):
+    return hashlib.sha256(definition.encode()).hexdigest()[:16]
+
+
 def _stamp(definition):
-    fingerprint = hashlib.sha256(definition.encode()).hexdigest()[:16]
-    return f"opsdash safety net {release()} {fingerprint}"
+    return f"{STAMP_PREFIX} {release()} {_fingerprint(definition)}"
+
+
+def _stamped_by_opsdash(definition, comment):
+    """Tell whether opsdash stamped this very definition, in whichever release."""
+    parts = (comment or "").rsplit(" ", 2)
+    return len(parts) == 3 and parts[0] == STAMP_PREFIX and parts[2] == _fingerprint(definition)
 
 
 def _find(cursor, expected):
@@ -150,9 +162,13 @@ def _find(cursor, expected):
     return cursor.fetchone()
 
 
+def _execute_composed(cursor, statement):
+    # DDL and COMMENT take no bind parameters: psycopg quotes the identifiers (the
+    # constants of EXPECTED) and the stamp (our own hex digits) itself.
+    cursor.execute(statement.as_string(cursor.connection))
+
+
 def _comment_statement(expected, stamp):
-    # COMMENT takes no bind parameters: the stamp (our own hex digits) is quoted as a
-    # literal by psycopg, and the object names are the constants of EXPECTED.
     if expected.kind == FUNCTION:
         target = sql.SQL("function {}").format(sql.SQL(expected.signature))
     elif expected.kind == TRIGGER:
@@ -160,6 +176,16 @@ def _comment_statement(expected, stamp):
     else:
         target = sql.SQL("index {}").format(sql.Identifier(expected.name))
     return sql.SQL("comment on {} is {}").format(target, sql.Literal(stamp))
+
+
+def _drop_unstamped_indexes(cursor):
+    # CREATE INDEX IF NOT EXISTS keeps any index of the name: one that opsdash did not
+    # build from the shipped file (made or altered by hand) is dropped to be rebuilt.
+    # One opsdash built is kept across releases: a shipped index that changes gets a new name.
+    for expected in EXPECTED:
+        found = _find(cursor, expected) if expected.kind == INDEX else None
+        if found and not _stamped_by_opsdash(found[1], found[2]):
+            _execute_composed(cursor, sql.SQL("drop index {}").format(sql.Identifier(expected.name)))
 
 
 def _require_platform_tables(using):
@@ -178,20 +204,20 @@ def install(using=PLATFORM_DB):
     Install the safety net in one transaction and return its status.
 
     1. Create manual_intervention_log where missing (it is never dropped).
-    2. Run the shipped install file: indexes, functions, triggers (re-enabling any
+    2. Drop any index of a shipped name that opsdash did not build.
+    3. Run the shipped install file: indexes, functions, triggers (re-enabling any
        disabled one).
-    3. Stamp each object with the release and its definition's fingerprint.
+    4. Stamp each object with the release and its definition's fingerprint.
     """
     _require_platform_tables(using)
-    connection = connections[using]
-    with transaction.atomic(using=using), connection.cursor() as cursor:
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
         _set_lock_timeout(cursor)
         ensure_intervention_log(using)
+        _drop_unstamped_indexes(cursor)
         cursor.execute(load_sql(INSTALL_SQL))
         for expected in EXPECTED:
             _, definition, _, _ = _find(cursor, expected)
-            statement = _comment_statement(expected, _stamp(definition))
-            cursor.execute(statement.as_string(connection.connection))
+            _execute_composed(cursor, _comment_statement(expected, _stamp(definition)))
     return status(using)
 
 

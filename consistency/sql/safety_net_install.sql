@@ -105,8 +105,9 @@ $body$;
 -- Failure log (SPEC §1, §4) --------------------------------------------------------
 
 -- Log a failed propagation once: no new row while an unresolved one with the same
--- operation and entity_id is open. Its own BEGIN/EXCEPTION block means a failure to
--- log (a missing or locked-down table) is a warning, never an error for the caller.
+-- operation and entity_id is open. Callers run it in a BEGIN/EXCEPTION block of their
+-- own, so that a failure to log (a missing table, a missing function) is a warning
+-- and never an error for the UPDATE that fired the trigger.
 create or replace function opsdash_log_sync_failure(p_operation text, p_entity_id text, p_error text, p_payload jsonb)
 returns void
 language plpgsql
@@ -126,8 +127,6 @@ begin
           and l.entity_id is not distinct from p_entity_id
           and l.resolved is not true
     );
-exception when others then
-    raise warning 'opsdash safety net: could not log the % failure of %: %', p_operation, p_entity_id, sqlerrm;
 end
 $body$;
 
@@ -206,11 +205,15 @@ begin
         end if;
     exception when others then
         raise warning 'opsdash safety net: avatar sync from % failed for %: %', tg_table_name, v_entity, sqlerrm;
-        perform opsdash_log_sync_failure(
-            'avatar-sync', v_entity, sqlerrm,
-            jsonb_build_object('trigger', tg_name, 'table', tg_table_name, 'row_id', new.id,
-                               'user_id', v_user_id, 'avatar_url', v_image, 'sqlstate', sqlstate)
-        );
+        begin
+            perform opsdash_log_sync_failure(
+                'avatar-sync', v_entity, sqlerrm,
+                jsonb_build_object('trigger', tg_name, 'table', tg_table_name, 'row_id', new.id,
+                                   'user_id', v_user_id, 'avatar_url', v_image, 'sqlstate', sqlstate)
+            );
+        exception when others then
+            raise warning 'opsdash safety net: could not log the avatar-sync failure of %: %', v_entity, sqlerrm;
+        end;
     end;
     return null;
 end
@@ -295,12 +298,16 @@ begin
         end if;
     exception when others then
         raise warning 'opsdash safety net: profile sync from % failed for %: %', tg_table_name, v_entity, sqlerrm;
-        perform opsdash_log_sync_failure(
-            'profile-sync', v_entity, sqlerrm,
-            jsonb_build_object('trigger', tg_name, 'table', tg_table_name, 'row_id', new.id,
-                               'user_id', v_user_id, 'bio', v_bio, 'experience_years', v_experience,
-                               'sqlstate', sqlstate)
-        );
+        begin
+            perform opsdash_log_sync_failure(
+                'profile-sync', v_entity, sqlerrm,
+                jsonb_build_object('trigger', tg_name, 'table', tg_table_name, 'row_id', new.id,
+                                   'user_id', v_user_id, 'bio', v_bio, 'experience_years', v_experience,
+                                   'sqlstate', sqlstate)
+            );
+        exception when others then
+            raise warning 'opsdash safety net: could not log the profile-sync failure of %: %', v_entity, sqlerrm;
+        end;
     end;
     return null;
 end
@@ -348,11 +355,15 @@ begin
         end loop;
     exception when others then
         raise warning 'opsdash safety net: verification sync failed for %: %', v_entity, sqlerrm;
-        perform opsdash_log_sync_failure(
-            'verification-sync', v_entity, sqlerrm,
-            jsonb_build_object('trigger', tg_name, 'table', tg_table_name, 'row_id', new.id,
-                               'user_id', v_user_id, 'status', v_status, 'sqlstate', sqlstate)
-        );
+        begin
+            perform opsdash_log_sync_failure(
+                'verification-sync', v_entity, sqlerrm,
+                jsonb_build_object('trigger', tg_name, 'table', tg_table_name, 'row_id', new.id,
+                                   'user_id', v_user_id, 'status', v_status, 'sqlstate', sqlstate)
+            );
+        exception when others then
+            raise warning 'opsdash safety net: could not log the verification-sync failure of %: %', v_entity, sqlerrm;
+        end;
     end;
     return null;
 end

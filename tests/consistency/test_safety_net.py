@@ -493,6 +493,15 @@ def test_a_failure_to_log_still_keeps_the_update(ann, profiles_reject_gif_images
     assert any("could not log the avatar-sync failure of ann@example.com" in w for w in platform_warnings)
 
 
+def test_a_missing_log_function_still_keeps_the_update(ann, profiles_reject_gif_images, platform_warnings):
+    user, _, _ = ann
+    platform_sql("drop function opsdash_log_sync_failure(text, text, text, jsonb)")
+    update(user, avatar_url="https://cdn.example.com/ann.gif")
+
+    assert fresh(user).avatar_url == "https://cdn.example.com/ann.gif"
+    assert any("could not log the avatar-sync failure" in w for w in platform_warnings)
+
+
 def test_each_propagation_logs_under_its_own_operation(ann):
     user, enrollment, _ = ann
     platform_sql(
@@ -649,6 +658,24 @@ def test_dropped_trigger_shows_as_partially_installed(installed):
 
     assert current.state == safety_net.State.PARTIAL
     assert not _object(current, "opsdash_sync_verification_from_enrollments").exists
+
+
+def test_index_rebuilt_by_hand_shows_as_drifted(installed):
+    platform_sql("drop index opsdash_users_therapist_email_idx")
+    platform_sql("create index opsdash_users_therapist_email_idx on users (email)")
+    current = safety_net.status()
+
+    assert current.state == safety_net.State.DRIFTED
+    assert not _object(current, "opsdash_users_therapist_email_idx").matches_shipped_definition
+
+
+def test_install_rebuilds_an_index_of_the_shipped_name_it_did_not_build():
+    platform_sql("create index opsdash_enrollments_unlinked_email_idx on therapist_enrollments (email)")
+    current = safety_net.install()
+
+    assert current.installed
+    [(definition,)] = platform_sql("select pg_get_indexdef('opsdash_enrollments_unlinked_email_idx'::regclass)")
+    assert "lower(btrim" in definition and "user_id IS NULL" in definition
 
 
 def test_install_again_repairs_drift_and_reenables(installed):
