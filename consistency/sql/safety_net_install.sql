@@ -25,7 +25,9 @@
 --   * On any error: RAISE WARNING, one intervention in manual_intervention_log (§4:
 --     once while an unresolved one is open), and the original UPDATE still commits.
 --     The propagation runs in its own BEGIN/EXCEPTION block (a subtransaction), so a
---     failure undoes all of that propagation's writes and none of the caller's.
+--     failure undoes all of that propagation's writes and none of the caller's; the
+--     logging runs in a nested block of its own, so a failure to log is one more
+--     warning and the update still commits.
 --
 -- Every object is named opsdash_*; safety_net_rollback.sql drops exactly these.
 -- Functions pin the search_path of the installing session (SET ... FROM CURRENT), so
