@@ -13,7 +13,6 @@ from django.db import DatabaseError, connections
 
 from consistency import safety_net
 from consistency.checks import states_for_ids
-from consistency.models import PlatformUser, TherapistEnrollment, TherapistProfile
 from interventions.models import Intervention
 from tests.factories import make_enrollment, make_therapist, make_user
 
