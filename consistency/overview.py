@@ -13,6 +13,7 @@ from django.conf import settings
 
 from interventions.queue import unresolved_count
 
+from . import safety_net
 from .checks import CHECKS, LINK_PROBLEMS
 from .models import FINISHED_STATES, JobRun, MetricSnapshot
 
@@ -80,3 +81,9 @@ def parse_refresh_rate(value, default=DEFAULT_REFRESH_RATE):
     except (TypeError, ValueError):
         return default
     return rate if rate in REFRESH_RATES else default
+
+
+def safety_net_triggers():
+    """Return the safety net's overall status and the status of each of its triggers (catalog reads only)."""
+    status = safety_net.status()
+    return status, [o for o in status.objects if o.kind == safety_net.TRIGGER]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import drilldown, jobs, overview, therapist, trends
+from .views import drilldown, jobs, overview, safety_net, therapist, trends
 
 app_name = "consistency"
 
@@ -16,4 +16,6 @@ urlpatterns = [
     path("jobs/", jobs.jobs_page, name="jobs"),
     path("jobs/<int:pk>/", jobs.job_page, name="job"),
     path("jobs/<int:pk>/live/", jobs.job_live, name="job_live"),
+    path("safety-net/", safety_net.safety_net_page, name="safety_net"),
+    path("safety-net/<str:operation>/", safety_net.change_safety_net, name="change_safety_net"),
 ]

@@ -14,7 +14,10 @@ SESSION_RATE = "overview_refresh_rate"
 def _context(rate):
     snapshot = overview.latest_snapshot()
     running, finished = overview.running_and_recent_jobs()
+    safety_net, triggers = overview.safety_net_triggers()
     return {
+        "safety_net": safety_net,
+        "triggers": triggers,
         "snapshot": snapshot,
         "inconsistent": snapshot.therapists - snapshot.consistent if snapshot else 0,
         "check_rows": overview.check_rows(snapshot) if snapshot else [],

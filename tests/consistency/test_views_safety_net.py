@@ -1,0 +1,57 @@
+import pytest
+from django.urls import reverse
+
+from consistency import safety_net
+from consistency.models import AuditEntry
+
+pytestmark = pytest.mark.django_db(databases=["default", "platform"])
+
+PAGE = reverse("consistency:safety_net")
+INSTALL = reverse("consistency:change_safety_net", args=["install"])
+ROLLBACK = reverse("consistency:change_safety_net", args=["rollback"])
+
+
+def test_page_lists_every_expected_object_not_installed(viewer_client):
+    html = viewer_client.get(PAGE).content.decode()
+    assert "not installed" in html
+    for expected in safety_net.EXPECTED:
+        assert expected.name in html
+
+
+def test_overview_shows_each_trigger(viewer_client):
+    html = viewer_client.get(reverse("consistency:overview")).content.decode()
+    triggers = [e.name for e in safety_net.EXPECTED if e.kind == safety_net.TRIGGER]
+    assert all(name in html for name in triggers)
+
+
+def test_operator_may_not_install(operator_client):
+    assert operator_client.post(INSTALL, {"confirmed": "yes"}).status_code == 403
+    assert not safety_net.status().installed
+
+
+def test_install_asks_to_confirm_first(superuser_client):
+    response = superuser_client.post(INSTALL)
+    assert "Install the safety net?" in response.content.decode()
+    assert not safety_net.status().installed
+
+
+def test_superuser_installs_then_rolls_back_with_audit(superuser_client):
+    response = superuser_client.post(INSTALL, {"confirmed": "yes"}, follow=True)
+    assert "Install done: the safety net is installed." in response.content.decode()
+    assert safety_net.status().installed
+    superuser_client.post(ROLLBACK, {"confirmed": "yes"})
+    assert safety_net.status().state == safety_net.State.NOT_INSTALLED
+    assert list(AuditEntry.objects.order_by("at").values_list("action", "actor_name")) == [
+        ("safety_net_install", "sam"),
+        ("safety_net_rollback", "sam"),
+    ]
+
+
+def test_drifted_trigger_shows_on_the_page(viewer_client):
+    safety_net.install()
+    from django.db import connections
+
+    with connections["platform"].cursor() as cursor:
+        cursor.execute("alter table users disable trigger opsdash_sync_avatar_from_users")
+    html = viewer_client.get(PAGE).content.decode()
+    assert "✗ disabled" in html and "disabled</span>" in html
