@@ -1,3 +1,5 @@
+import importlib
+
 import pytest
 from django.db import connections
 
@@ -26,24 +28,36 @@ def committed_platform(transactional_db, django_db_blocker):
     truncate_platform_tables()
 
 
-# People of the dashboard, one per role (consistency/migrations/0003_roles.py).
+def role(name):
+    """
+    Return the group of a role, made by the data migration consistency 0003_roles.
+
+    A transactional test (live server, worker) ends with a flush that empties the
+    auth tables; the permissions come back with it (post_migrate), the groups do not:
+    make them again from the migration's own definition.
+    """
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+
+    if not Group.objects.filter(name=name).exists():
+        importlib.import_module("consistency.migrations.0003_roles").create_groups(apps)
+    return Group.objects.get(name=name)
+
+
+# People of the dashboard, one per role.
 @pytest.fixture
 def victor(django_user_model):
     """A viewer: sees every page, may act on nothing."""
-    from django.contrib.auth.models import Group
-
     user = django_user_model.objects.create_user("victor", password="victor-password-1")
-    user.groups.add(Group.objects.get(name="Viewers"))
+    user.groups.add(role("Viewers"))
     return user
 
 
 @pytest.fixture
 def olivia(django_user_model):
     """An operator: may also run jobs, resync, resolve and annotate."""
-    from django.contrib.auth.models import Group
-
     user = django_user_model.objects.create_user("olivia", password="olivia-password-1")
-    user.groups.add(Group.objects.get(name="Operators"))
+    user.groups.add(role("Operators"))
     return user
 
 

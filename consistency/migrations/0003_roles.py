@@ -34,6 +34,11 @@ def create_roles(apps, schema_editor):
         app_config.models_module = True
         create_permissions(app_config, apps=apps, verbosity=0)
         app_config.models_module = None
+    create_groups(apps)
+
+
+def create_groups(apps):
+    """Create (or complete) the groups of ROLES from existing permissions."""
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     for name, codenames in ROLES.items():
