@@ -16,6 +16,7 @@ from interventions.queue import unresolved_count
 from . import safety_net
 from .checks import CHECKS, LINK_PROBLEMS
 from .models import FINISHED_STATES, JobRun, MetricSnapshot
+from .models.results import PROBLEMS
 
 # What each link problem counts (SPEC §7): users and enrollments where not therapists.
 LINK_PROBLEM_UNITS = {"duplicate_user": "users", "orphan_enrollment": "enrollments"}
@@ -32,6 +33,11 @@ class MetricRow:
     count: int
     total: int
     unit: str = "therapists"
+
+    @property
+    def drilldown(self):
+        """Tell whether the problem has a drill-down page: those of therapists (not orphan enrollments)."""
+        return self.name in PROBLEMS
 
     @property
     def percent(self):
