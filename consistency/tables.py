@@ -25,6 +25,21 @@ PROBLEM_COLUMNS = {
     "duplicate_enrollment": ("enrollment_count", "e_id"),
     "duplicate_user": ("norm_email",),
 }
+# What each problem means, as SPEC §3 states it, for the drill-down's heading.
+PROBLEM_RULES = {
+    "avatar": "The user's avatar, the enrollment's and the profile's image differ (the placeholder counts as no image).",
+    "bio": "The enrollment's and the profile's bio differ (NULL and empty text are different values).",
+    "experience": "The enrollment's and the profile's experience differ, and the enrollment's is not an unknown 0 with a known profile value.",
+    "verification": "The profile's status or is_verified, or the user's is_verified, does not follow the enrollment's status.",
+    "active": "The user's is_active differs from the enrollment's.",
+    "name": "The user's full name differs from the enrollment's.",
+    "specializations": "The enrollment's list (or its normalised legacy text) and the profile's differ as case-insensitive sets.",
+    "unlinked_enrollment": "The canonical enrollment has no user_id: the repair links it.",
+    "missing_enrollment": "The therapist has no enrollment: nothing to repair from.",
+    "missing_profile": "The therapist has no profile, so booking fails: an operator may create it from the enrollment.",
+    "duplicate_enrollment": "The therapist has more than one enrollment: only the canonical one is ever written.",
+    "duplicate_user": "Another user has the same email once trimmed and lowercased.",
+}
 VALUE_COLUMNS = tuple(dict.fromkeys(c for columns in PROBLEM_COLUMNS.values() for c in columns))
 
 RESYNC_BUTTON = """{% if record.norm_email %}

@@ -12,7 +12,7 @@ from ..models import JobRun, TherapistResult
 from ..models.results import PROBLEMS
 from ..overview import latest_snapshot
 from ..results import failing
-from ..tables import TherapistResultTable
+from ..tables import PROBLEM_RULES, TherapistResultTable
 
 PER_PAGE = 25
 
@@ -32,7 +32,7 @@ def drilldown(request, problem):
     RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
     if request.GET.get("_export") == "csv":
         return stream_results_csv(table, f"{problem}-{timezone.now():%Y%m%d-%H%M}.csv")
-    context = {"problem": problem, "filter": filterset, "table": table, "snapshot": latest_snapshot()}
+    context = {"problem": problem, "rule": PROBLEM_RULES[problem], "filter": filterset, "table": table, "snapshot": latest_snapshot()}
     if request.htmx and not request.htmx.boosted:
         return render(request, "consistency/partials/drilldown_results.html", context)
     return render(request, "consistency/drilldown.html", context)
