@@ -6,6 +6,7 @@ selects), writes set-based, and leaves one audit entry per therapist and operati
 it touched, so that the therapist's timeline shows it.
 """
 
+import uuid
 from collections import defaultdict
 
 from django.db import connections, transaction
@@ -71,3 +72,48 @@ def annotate(interventions, user, note):
     rows = _run(ANNOTATE, {"ids": ids, "note": signed})
     _audit(user, AuditAction.NOTE, rows, note=note)
     return len(rows)
+
+
+def therapist_email(entity_id):
+    """
+    Return the email to resync for an intervention's entity_id.
+
+    opsdash logs the normalised email; the platform may have logged a user id (SPEC §1).
+    """
+    from consistency.models import PlatformUser
+
+    if entity_id and "@" not in entity_id:
+        try:
+            user = PlatformUser.objects.filter(pk=uuid.UUID(entity_id)).first()
+        except ValueError:
+            user = None
+        return user.email if user else entity_id
+    return entity_id or ""
+
+
+def retry(interventions, user):
+    """
+    Queue one resync per therapist among the open ``interventions``; return (jobs, errors).
+
+    A resync that finds the problem gone resolves its interventions itself (SPEC §4).
+    A therapist that cannot be resynced (unknown email, queue down) is reported in
+    ``errors`` as (entity_id, message) and the others go on.
+    """
+    from consistency import jobs as job_api
+
+    by_entity = defaultdict(list)
+    for pk, entity_id, operation in interventions.exclude(resolved=True).values_list("id", "entity_id", "operation"):
+        by_entity[entity_id].append((str(pk), operation))
+    started, errors = [], []
+    for entity_id, items in by_entity.items():
+        try:
+            job = job_api.start_resync(user, therapist_email(entity_id))
+        except job_api.JobError as exc:
+            errors.append((entity_id, str(exc)))
+            continue
+        started.append(job)
+        record(
+            user, AuditAction.RETRY, job.target, job=job,
+            operations=sorted({op for _, op in items}), interventions=[pk for pk, _ in items],
+        )
+    return started, errors

@@ -26,7 +26,7 @@ class InterventionAdmin(admin.ModelAdmin):
     ordering = ("-timestamp",)
     fields = ("id", "operation", "entity_id", "error", "readable_payload", "timestamp", "resolved", "resolved_at", "resolved_by", "resolution_notes")
     readonly_fields = fields
-    actions = ["resolve_selected"]
+    actions = ["resolve_selected", "retry_selected"]
 
     def has_add_permission(self, request):
         return False
@@ -39,6 +39,9 @@ class InterventionAdmin(admin.ModelAdmin):
 
     def has_resolve_permission(self, request):
         return request.user.has_perm("interventions.resolve_intervention")
+
+    def has_retry_permission(self, request):
+        return self.has_resolve_permission(request) and request.user.has_perm("consistency.run_jobs")
 
     @admin.display(description="error")
     def short_error(self, obj):
@@ -71,3 +74,11 @@ class InterventionAdmin(admin.ModelAdmin):
                 "note_missing": "apply" in request.POST,
             },
         )
+
+    @admin.action(description="Retry: queue a resync of the selected interventions' therapists", permissions=["retry"])
+    def retry_selected(self, request, queryset):
+        """Queue one resync per therapist among the selected open interventions."""
+        jobs, errors = actions.retry(queryset, request.user)
+        for entity_id, error in errors:
+            self.message_user(request, f"{entity_id or 'No entity'}: not retried. {error}", messages.ERROR)
+        self.message_user(request, f"Queued {len(jobs)} resync{'' if len(jobs) == 1 else 'es'}.", messages.SUCCESS)

@@ -4,7 +4,7 @@ import uuid
 
 from django import forms
 
-ACTIONS = (("resolve", "Resolve"), ("note", "Add a note"))
+ACTIONS = (("resolve", "Resolve"), ("note", "Add a note"), ("retry", "Retry"))
 
 
 class GroupActionForm(forms.Form):

@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -16,7 +17,13 @@ from .tables import InterventionGroupTable
 
 PER_PAGE = 25
 RESOLVE_PERMISSION = "interventions.resolve_intervention"
-DONE = {"resolve": "Resolved {n} intervention{s}.", "note": "Added the note to {n} intervention{s}."}
+# A retry queues a resync: it needs the right to run jobs as well.
+RUN_JOBS = "consistency.run_jobs"
+DONE = {
+    "resolve": "Resolved {n} intervention{s}.",
+    "note": "Added the note to {n} intervention{s}.",
+    "retry": "Queued {n} resync{s}: each resolves its interventions when it finds the problem gone.",
+}
 
 
 def _filtered(request_data):
@@ -60,10 +67,20 @@ def items(request):
     )
 
 
-def _act(action, interventions, user, note):
+def _act(request, action, interventions, note):
+    """Run one action on the interventions; report failures as messages; return how many it acted on."""
     if action == "resolve":
-        return actions.resolve(interventions, user, note)
-    return actions.annotate(interventions, user, note)
+        return actions.resolve(interventions, request.user, note)
+    if action == "note":
+        return actions.annotate(interventions, request.user, note)
+    jobs, errors = actions.retry(interventions, request.user)
+    for entity_id, error in errors:
+        messages.error(request, f"{entity_id or 'No entity'}: not retried. {error}")
+    return len(jobs)
+
+
+def _done(action, n):
+    return DONE[action].format(n=n, s=("" if n == 1 else "es" if action == "retry" else "s"))
 
 
 @login_required
@@ -77,12 +94,14 @@ def group_action(request):
             messages.error(request, error)
         return _back(request)
     data = form.cleaned_data
+    if data["action"] == "retry" and not request.user.has_perm(RUN_JOBS):
+        raise PermissionDenied
     if data["ids"]:
         interventions = queue.unresolved().filter(id__in=data["ids"])
     else:
         interventions = queue.unresolved().filter(operation=data["operation"], entity_id=data["entity_id"] or None)
-    n = _act(data["action"], interventions, request.user, data["note"].strip())
-    messages.success(request, DONE[data["action"]].format(n=n, s="" if n == 1 else "s"))
+    n = _act(request, data["action"], interventions, data["note"].strip())
+    messages.success(request, _done(data["action"], n))
     return _back(request)
 
 
@@ -105,6 +124,8 @@ def bulk_action(request):
             messages.error(request, error)
         return _back(request)
     data = form.cleaned_data
+    if data["action"] == "retry" and not request.user.has_perm(RUN_JOBS):
+        raise PermissionDenied
     if not data["confirmed"] or not data["as_of"]:
         as_of = timezone.now()
         selected = filterset.qs.filter(timestamp__lte=as_of)
@@ -118,13 +139,14 @@ def bulk_action(request):
                 "as_of": as_of,
                 "count": selected.count(),
                 "groups": queue.groups(selected).count(),
+                "therapists": selected.order_by().values("entity_id").distinct().count(),
                 "next": request.POST.get("next", ""),
             },
         )
     selected = filterset.qs.filter(timestamp__lte=data["as_of"])
-    n = _act(data["action"], selected, request.user, data["note"].strip())
-    message = DONE[data["action"]].format(n=n, s="" if n == 1 else "s")
-    if data["expected"] is not None and n != data["expected"]:
+    n = _act(request, data["action"], selected, data["note"].strip())
+    message = _done(data["action"], n)
+    if data["action"] != "retry" and data["expected"] is not None and n != data["expected"]:
         message += f" {data['expected']} were counted when you confirmed: the others were resolved meanwhile."
     messages.success(request, message)
     return _back(request)

@@ -83,3 +83,33 @@ def operator_client(client, olivia):
 def superuser_client(client, sam):
     client.force_login(sam)
     return client
+
+
+@pytest.fixture
+def isolated_queue():
+    """
+    Send this test's Celery tasks to a queue of its own on the real Redis, and drop it after.
+
+    No worker listens there: the test sees what was queued (``queued()``), and
+    nothing it queued reaches another test's worker.
+    """
+    import uuid
+
+    from opsdash.celery import app
+
+    name = f"opsdash-test-{uuid.uuid4().hex[:8]}"
+    previous = app.conf.task_default_queue
+    app.conf.task_default_queue = name
+
+    class Queue:
+        def __init__(self):
+            self.name = name
+
+        def queued(self):
+            with app.connection_for_write() as connection:
+                return connection.default_channel.client.llen(name)
+
+    yield Queue()
+    app.conf.task_default_queue = previous
+    with app.connection_for_write() as connection:
+        connection.default_channel.client.delete(name)

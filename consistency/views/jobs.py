@@ -1,12 +1,16 @@
 """The jobs pages: history, one job's progress and outcome."""
 
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, render
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
 from .. import job_report
 from ..models import FINISHED_STATES, JobRun
 from ..tables import JobRunTable
+
+RUN_JOBS = "consistency.run_jobs"
 
 
 @login_required
@@ -24,8 +28,12 @@ def jobs_page(request):
 
 
 def _job_context(request, job):
+    user = request.user
     return {
         "job": job,
+        # jobs.request_cancel decides; this only spares the others a button they cannot use.
+        "can_cancel": user.has_perm(RUN_JOBS) and (user.is_superuser or job.requested_by_id == user.pk),
+        "can_run": user.has_perm(RUN_JOBS),
         "events": job.events.all(),
         "changed_columns": job_report.changed_columns(job),
         "metric_changes": job_report.metric_changes(job),
@@ -44,3 +52,51 @@ def job_live(request, pk):
     """Render a job's live part alone, for htmx polling while it runs."""
     job = get_object_or_404(JobRun.objects.select_related("requested_by"), pk=pk)
     return render(request, "consistency/partials/job_live.html", _job_context(request, job))
+
+
+def _start_repair_all(request, dry_run):
+    from .. import jobs
+
+    try:
+        job = jobs.start_repair_all(request.user, dry_run=dry_run)
+    except jobs.JobAlreadyRunning as exc:
+        messages.error(request, str(exc))
+        return redirect("consistency:job", exc.job.pk)
+    except jobs.JobError as exc:
+        messages.error(request, str(exc))
+        return redirect("consistency:jobs")
+    return redirect("consistency:job", job.pk)
+
+
+@login_required
+@permission_required(RUN_JOBS, raise_exception=True)
+@require_POST
+def repair_all_preview(request):
+    """Start a dry run of repair-all: its page shows what would change, then offers the real run."""
+    return _start_repair_all(request, dry_run=True)
+
+
+@login_required
+@permission_required(RUN_JOBS, raise_exception=True)
+@require_POST
+def repair_all(request):
+    """Start repair-all for real, once confirmed; a second click meets the job the first one started."""
+    if request.POST.get("confirmed") != "yes":
+        messages.error(request, "Repair-all starts from the confirmation under its dry run.")
+        return redirect("consistency:jobs")
+    return _start_repair_all(request, dry_run=False)
+
+
+@login_required
+@permission_required(RUN_JOBS, raise_exception=True)
+@require_POST
+def cancel_job(request, pk):
+    """Ask a job to stop after the chunk in hand (its starter or a superuser only)."""
+    from .. import jobs
+
+    job = get_object_or_404(JobRun, pk=pk)
+    if jobs.request_cancel(job, request.user):
+        messages.success(request, f"{job} stops after the chunk in hand.")
+    else:
+        messages.info(request, f"{job} had already finished.")
+    return redirect("consistency:job", job.pk)

@@ -14,24 +14,57 @@ from ..models.results import PROBLEMS
 from .drilldown import _row_context
 
 
+def _preview(email):
+    """Return (what a resync would write, why there is no preview)."""
+    from .. import jobs
+
+    try:
+        return jobs.resync_preview(email), None
+    except jobs.JobError as exc:
+        return [], str(exc)
+
+
+def _profile_preview(email):
+    """Return (the profile "create the missing profile" would insert, why it cannot)."""
+    from .. import jobs
+
+    try:
+        return jobs.create_missing_profile_preview(email), None
+    except jobs.JobError as exc:
+        return None, str(exc)
+
+
 @login_required
 def therapist_page(request):
-    """Find the therapists of an email (normalised) and show each one's rows and timeline."""
+    """
+    Find the therapists of an email (normalised) and show each one's rows and timeline.
+
+    With one therapist, the dry run of its resync marks the cells it would write;
+    several users sharing the email share one preview, listed but not marked.
+    """
     email = normalise_email(request.GET.get("email"))
+    states = states_for_email(email) if email else []
+    preview, preview_error = _preview(email) if states else ([], None)
     found = []
-    if email:
-        for state in states_for_email(email):
-            found.append(
-                {
-                    "state": state,
-                    "matrix": therapists.matrix(state),
-                    "timeline": therapists.timeline(state.norm_email, [state.therapist_id]),
-                }
-            )
+    for state in states:
+        item = {
+            "state": state,
+            "matrix": therapists.matrix(state, preview if len(states) == 1 else ()),
+            "timeline": therapists.timeline(state.norm_email, [state.therapist_id]),
+        }
+        if state.missing_profile:
+            item["profile_preview"], item["profile_error"] = _profile_preview(email)
+        found.append(item)
     return render(
         request,
         "consistency/therapist.html",
-        {"email": email, "searched_email": request.GET.get("email", ""), "found": found, "tables": therapists.TABLES},
+        {
+            "email": email,
+            "searched_email": request.GET.get("email", ""),
+            "found": found,
+            "preview": preview,
+            "preview_error": preview_error,
+        },
     )
 
 
@@ -65,3 +98,20 @@ def resync(request):
 
 def _therapist_url(email):
     return reverse("consistency:therapist") + "?" + urlencode({"email": normalise_email(email)})
+
+
+@login_required
+@permission_required("consistency.run_jobs", raise_exception=True)
+@require_POST
+def create_profile(request):
+    """Create the missing profile of a therapist from its canonical enrollment (SPEC §4), as previewed."""
+    from .. import jobs
+
+    email = request.POST.get("email", "")
+    try:
+        profile_id = jobs.create_missing_profile(request.user, email, request.POST.get("licensed_qualification", ""))
+    except jobs.JobError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Created the profile {profile_id} of {normalise_email(email)}.")
+    return redirect(_therapist_url(email))

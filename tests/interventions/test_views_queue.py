@@ -143,3 +143,36 @@ def test_bulk_leaves_interventions_logged_after_the_confirmation_alone(operator_
 def test_viewer_sees_no_resolve_button(viewer_client, open_queue):
     html = viewer_client.get(QUEUE).content.decode()
     assert "Resolve" not in html and "Add a note" not in html
+
+
+def test_retry_queues_one_resync_per_therapist_and_audits(operator_client, isolated_queue):
+    from consistency.models import JobRun
+    from tests.factories import make_therapist
+
+    make_therapist("anna@example.com")
+    log()
+    log()
+    operator_client.post(RESOLVE, {"action": "retry", "entity_id": "anna@example.com", "operation": "avatar-sync"})
+    job = JobRun.objects.get()
+    assert job.target == "anna@example.com"
+    retry = AuditEntry.objects.get(action="retry")
+    assert (retry.job, len(retry.details["interventions"])) == (job, 2)
+    assert isolated_queue.queued() == 1
+
+
+def test_retry_of_a_therapist_logged_by_user_id(operator_client, isolated_queue):
+    from consistency.models import JobRun
+    from tests.factories import make_therapist
+
+    user, _, _ = make_therapist("Bert@Example.com")
+    log("profile-sync", str(user.id))
+    operator_client.post(RESOLVE, {"action": "retry", "entity_id": str(user.id), "operation": "profile-sync"})
+    assert JobRun.objects.get().target == "bert@example.com"
+
+
+def test_retry_of_an_unknown_therapist_says_so(operator_client, isolated_queue):
+    log(entity_id="gone@example.com")
+    response = operator_client.post(
+        RESOLVE, {"action": "retry", "entity_id": "gone@example.com", "operation": "avatar-sync"}, follow=True
+    )
+    assert "gone@example.com: not retried." in response.content.decode()

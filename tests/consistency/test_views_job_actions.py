@@ -1,0 +1,117 @@
+"""Starting, confirming and cancelling jobs from the pages; resync and create-profile from the therapist page."""
+
+import pytest
+from django.urls import reverse
+
+from consistency.models import AuditEntry, JobKind, JobRun, TherapistProfile
+from consistency.results import refresh_results
+from tests.factories import make_therapist
+
+pytestmark = pytest.mark.django_db(databases=["default", "platform"])
+
+
+@pytest.fixture
+def bio_drift():
+    user, _, _ = make_therapist("anna@example.com", profile={"bio": "Old bio"})
+    refresh_results()
+    return user
+
+
+def test_repair_all_starts_with_a_dry_run(operator_client, isolated_queue):
+    response = operator_client.post(reverse("consistency:repair_all_preview"))
+    job = JobRun.objects.get()
+    assert (job.kind, job.dry_run, job.requested_by.username) == (JobKind.REPAIR_ALL, True, "olivia")
+    assert response["Location"] == reverse("consistency:job", args=[job.pk])
+    assert isolated_queue.queued() == 1
+
+
+def test_finished_dry_run_offers_the_real_run(operator_client):
+    job = JobRun.objects.create(kind=JobKind.REPAIR_ALL, dry_run=True, state="succeeded", therapists_total=12,
+                                rows_changed={"therapist_profiles": {"bio": 12}})
+    html = operator_client.get(reverse("consistency:job", args=[job.pk])).content.decode()
+    assert ">Run repair-all now</button>" in html and "12 therapists" in html
+
+
+def test_real_run_needs_the_confirmation(operator_client, isolated_queue):
+    operator_client.post(reverse("consistency:repair_all"))
+    assert not JobRun.objects.exists()
+
+
+def test_double_click_starts_one_repair_all(operator_client, isolated_queue):
+    first = operator_client.post(reverse("consistency:repair_all"), {"confirmed": "yes"})
+    second = operator_client.post(reverse("consistency:repair_all"), {"confirmed": "yes"}, follow=True)
+    job = JobRun.objects.get(dry_run=False)
+    assert first["Location"] == reverse("consistency:job", args=[job.pk])
+    assert "is already queued" in second.content.decode()
+    assert isolated_queue.queued() == 1
+
+
+def test_starter_cancels_a_running_job(operator_client, olivia):
+    job = JobRun.objects.create(kind=JobKind.REPAIR_ALL, state="running", requested_by=olivia)
+    html = operator_client.get(reverse("consistency:job", args=[job.pk])).content.decode()
+    assert ">Cancel job</button>" in html
+    operator_client.post(reverse("consistency:cancel_job", args=[job.pk]))
+    job.refresh_from_db()
+    assert job.cancel_requested
+    assert AuditEntry.objects.filter(action="cancel", job=job).exists()
+
+
+def test_another_operator_may_not_cancel(client, olivia, django_user_model):
+    from tests.conftest import role
+
+    other = django_user_model.objects.create_user("otto", password="otto-password-1")
+    other.groups.add(role("Operators"))
+    job = JobRun.objects.create(kind=JobKind.REPAIR_ALL, state="running", requested_by=olivia)
+    client.force_login(other)
+    assert ">Cancel job</button>" not in client.get(reverse("consistency:job", args=[job.pk])).content.decode()
+    assert client.post(reverse("consistency:cancel_job", args=[job.pk])).status_code == 403
+    job.refresh_from_db()
+    assert not job.cancel_requested
+
+
+def test_resync_from_a_drilldown_row_answers_with_the_row_following_its_job(operator_client, bio_drift, isolated_queue):
+    response = operator_client.post(
+        reverse("consistency:resync"),
+        {"email": "anna@example.com", "problem": "bio", "row": str(bio_drift.id)},
+        headers={"HX-Request": "true"},
+    )
+    job = JobRun.objects.get()
+    html = response.content.decode()
+    assert (job.kind, job.target) == (JobKind.RESYNC, "anna@example.com")
+    assert f"?job={job.pk}" in html and 'hx-trigger="every 1s"' in html and "<html" not in html
+
+
+def test_resync_of_an_unknown_email_says_so_in_the_row(operator_client, bio_drift, isolated_queue):
+    response = operator_client.post(
+        reverse("consistency:resync"),
+        {"email": "nobody@example.com", "problem": "bio", "row": str(bio_drift.id)},
+        headers={"HX-Request": "true"},
+    )
+    assert "not resynced" in response.content.decode() and "No therapist has the email" in response.content.decode()
+    assert not JobRun.objects.exists()
+
+
+def test_therapist_page_marks_what_a_resync_would_write(operator_client, bio_drift):
+    response = operator_client.get(reverse("consistency:therapist") + "?email=anna@example.com")
+    [item] = response.context["found"]
+    bio = next(row for row in item["matrix"] if row.field.name == "bio")
+    assert bio.cells[2].disagrees and bio.cells[2].becomes == "Helps with anxiety."
+    assert response.context["preview"] == [
+        {"table": "therapist_profiles", "column": "bio", "before": "Old bio", "after": "Helps with anxiety."}
+    ]
+
+
+def test_create_profile_shows_a_preview_then_creates_it(operator_client):
+    user, _, _ = make_therapist("noprofile@example.com", profile=False)
+    page = operator_client.get(reverse("consistency:therapist") + "?email=noprofile@example.com")
+    [item] = page.context["found"]
+    assert item["profile_preview"]["bio"] == "Helps with anxiety."
+    operator_client.post(reverse("consistency:create_profile"), {"email": "noprofile@example.com", "licensed_qualification": "MSc"})
+    assert TherapistProfile.objects.get(user=user).bio == "Helps with anxiety."
+    assert AuditEntry.objects.filter(action="create_profile", target="noprofile@example.com").exists()
+
+
+def test_refresh_now_queues_a_snapshot(operator_client, isolated_queue):
+    response = operator_client.post(reverse("consistency:refresh_snapshot"), follow=True)
+    assert "A new snapshot is on its way" in response.content.decode()
+    assert isolated_queue.queued() == 1
