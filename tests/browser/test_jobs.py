@@ -1,0 +1,40 @@
+"""Jobs from the browser, run by a real Celery worker: resync one therapist, repair everyone."""
+
+import pytest
+from playwright.sync_api import expect
+
+from consistency.results import refresh_results
+from tests.factories import make_therapist
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, databases=["default", "platform"])]
+
+
+def test_resync_from_the_drilldown_turns_the_row_consistent(live_server, sign_in, seeded_platform, olivia, celery_worker, screenshot):
+    make_therapist("anna.drift@example.com", profile={"bio": "Anna's old bio"})
+    refresh_results()
+    page = sign_in("olivia")
+    page.goto(live_server.url + "/checks/bio/")
+    screenshot("drilldown")
+    page.fill("input[name=email]", "anna.drift")
+    row = page.locator("tr", has_text="anna.drift@example.com")
+    expect(row).to_contain_text("Anna's old bio")
+    row.get_by_role("button", name="Resync").click()
+    expect(page.locator("tr.consistent-now")).to_contain_text("✓ consistent", timeout=30_000)
+
+
+def test_repair_all_shows_its_dry_run_then_progress_to_one_hundred_percent(live_server, sign_in, seeded_platform, olivia, celery_worker, screenshot):
+    page = sign_in("olivia")
+    page.goto(live_server.url + "/jobs/")
+    page.get_by_role("button", name="Repair all…").click()
+    expect(page.get_by_role("button", name="Run repair-all now")).to_be_visible(timeout=60_000)
+    expect(page.locator("#job-live")).to_contain_text("What it would change")
+    expect(page.locator("#job-live table").first).to_contain_text("therapist_profiles")
+    screenshot("repair-all-dry-run")
+    page.get_by_role("button", name="Run repair-all now").click()
+    expect(page.locator("h1")).not_to_contain_text("dry run")
+    expect(page.locator(".progress em")).to_have_text("100%", timeout=120_000)
+    expect(page.locator("#job-live .state").first).to_have_text("Succeeded")
+    expect(page.locator("#job-live")).to_contain_text("Metrics before and after")
+    screenshot("repair-all")
+    page.goto(live_server.url + "/")
+    screenshot("overview-after-repair")
