@@ -8,6 +8,7 @@ few rows through a partial index.
 """
 
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
 from ..checks import CHECKS, THERAPIST_LINK_PROBLEMS
@@ -82,7 +83,12 @@ class TherapistResult(models.Model):
     failing_since = models.DateTimeField()
 
     class Meta:
-        indexes = [index for problem in PROBLEMS for index in _failing_indexes(problem)]
+        indexes = [index for problem in PROBLEMS for index in _failing_indexes(problem)] + [
+            # "Email contains" (LIKE '%…%') that matches few rows: the trigram index
+            # finds them among all failing therapists (6 ms) where walking a problem's
+            # email index to the end took 250 ms at a million therapists.
+            GinIndex(fields=["norm_email"], opclasses=["gin_trgm_ops"], name="result_email_trgm_idx"),
+        ]
 
     def __str__(self):
         return self.norm_email
