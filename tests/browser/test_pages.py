@@ -52,3 +52,64 @@ def test_viewer_sees_no_action_buttons(live_server, sign_in, seeded_platform, vi
             expect(page.get_by_role("button", name=name)).to_have_count(0)
     page.goto(live_server.url + "/checks/bio/")
     expect(page.locator("table.data tbody tr").first).to_be_visible()
+
+
+def test_trends_draw_a_week_of_snapshots(live_server, sign_in, seeded_platform, victor, screenshot):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from consistency.models import MetricSnapshot
+
+    inconsistent = seeded_platform.inconsistent
+    MetricSnapshot.objects.bulk_create(
+        MetricSnapshot(
+            taken_at=timezone.now() - timedelta(hours=6 * n),
+            therapists=seeded_platform.therapists,
+            consistent=max(0, seeded_platform.consistent - 3 * n),
+            inconsistent={check: count + (n * (i + 1)) % 9 for i, (check, count) in enumerate(inconsistent.items())},
+            link_problems=seeded_platform.link_problems,
+        )
+        for n in range(1, 28)
+    )
+    page = sign_in("victor")
+    page.goto(live_server.url + "/trends/")
+    expect(page.locator("#trend-chart")).to_be_visible()
+    assert page.evaluate("Chart.getChart('trend-chart').data.datasets.length") == 8
+    screenshot("trends")
+
+
+def test_therapist_page_shows_the_rows_side_by_side(live_server, sign_in, seeded_platform, olivia, screenshot):
+    from tests.factories import make_therapist
+
+    make_therapist("Anna.Drift@Example.com", profile={"bio": "Anna's old bio", "specializations": ["Grief"]})
+    page = sign_in("olivia")
+    page.fill("header input[name=email]", "  anna.drift@example.com ")
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_have_text("anna.drift@example.com")
+    expect(page.locator("td.disagrees").first).to_contain_text("Anna's old bio")
+    expect(page.get_by_role("button", name="Resync")).to_be_visible()
+    screenshot("therapist")
+
+
+@pytest.fixture
+def safety_net_removed_after():
+    """Roll the safety net back after the test, whatever the test left: its DDL is committed."""
+    from consistency import safety_net
+
+    yield
+    safety_net.rollback()
+
+
+def test_safety_net_page_for_a_superuser(live_server, sign_in, seeded_platform, sam, screenshot, safety_net_removed_after):
+    page = sign_in("sam")
+    page.goto(live_server.url + "/safety-net/")
+    page.get_by_role("button", name="Install…").click()
+    expect(page.locator("h1")).to_have_text("Install the safety net?")
+    page.get_by_role("button", name="Install now").click()
+    expect(page.locator(".message.success")).to_contain_text("the safety net is installed")
+    screenshot("safety-net")
+    page.goto(live_server.url + "/safety-net/")
+    page.get_by_role("button", name="Roll back…").click()
+    page.get_by_role("button", name="Roll back now").click()
+    expect(page.locator(".message.success")).to_contain_text("not installed")
