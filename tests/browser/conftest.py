@@ -42,6 +42,12 @@ def browser_type_launch_args(browser_type_launch_args):
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    """A desktop window, as ops staff use the dashboard."""
+    return {**browser_context_args, "viewport": {"width": 1440, "height": 900}}
+
+
 @pytest.fixture
 def seeded_platform(committed_platform):
     """A small marketplace with every kind of drift (seed_platform), and its first snapshot."""
