@@ -38,7 +38,7 @@ def drilldown(request, problem):
     return render(request, "consistency/drilldown.html", context)
 
 
-def _row_context(request, problem, therapist_id, job=None, error=None):
+def row_context(request, problem, therapist_id, job=None, error=None):
     """Return what result_row.html needs to render one therapist of a drill-down alone."""
     result = failing(problem).filter(therapist_id=therapist_id).first()
     record = result or TherapistResult.objects.filter(therapist_id=therapist_id).first()
@@ -64,4 +64,4 @@ def drilldown_row(request, problem, therapist_id):
     """Render one therapist's row alone: its resync in progress, then its state after it."""
     _problem_or_404(problem)
     job = JobRun.objects.filter(pk=request.GET.get("job") or 0).first()
-    return render(request, "consistency/partials/result_row.html", _row_context(request, problem, therapist_id, job))
+    return render(request, "consistency/partials/result_row.html", row_context(request, problem, therapist_id, job))

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from .. import therapists
 from ..checks import normalise_email, states_for_email
 from ..models.results import PROBLEMS
-from .drilldown import _row_context
+from .drilldown import row_context
 
 
 def _preview(email):
@@ -87,11 +87,11 @@ def resync(request):
         job = jobs.start_resync(request.user, email)
     except jobs.JobError as exc:
         if in_row:
-            return render(request, "consistency/partials/result_row.html", _row_context(request, problem, row, error=str(exc)))
+            return render(request, "consistency/partials/result_row.html", row_context(request, problem, row, error=str(exc)))
         messages.error(request, str(exc))
         return redirect(_therapist_url(email))
     if in_row:
-        return render(request, "consistency/partials/result_row.html", _row_context(request, problem, row, job=job))
+        return render(request, "consistency/partials/result_row.html", row_context(request, problem, row, job=job))
     messages.success(request, f"Resync of {job.target or email} queued as job #{job.pk}.")
     return redirect(_therapist_url(job.target or email))
 
