@@ -1,0 +1,100 @@
+"""
+The rules of manual_intervention_log (SPEC §4, the platform's GRACEFUL-DEGRADATION-PATTERN).
+
+- A problem is logged once: while an unresolved row with the same operation and
+  entity_id exists, no new row is added.
+- Whoever finds a problem gone resolves its open rows, saying who and why.
+
+Writers serialise on one transaction-level advisory lock in the platform database,
+taken just before they write to the log, so that two writers checking "is it already
+logged?" at the same moment cannot both add a row. The table has no unique index to
+lean on, and opsdash creates nothing in the platform database but the log itself.
+"""
+
+import json
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connections, transaction
+
+PLATFORM_DB = "platform"
+OPSDASH = "opsdash"
+# pg_advisory_xact_lock key of the log's writers; the safety-net triggers take it too.
+LOG_LOCK_KEY = 7_303_012_019_140_157_441
+
+# Operations the platform and opsdash log for a sync that failed. A repair resolves
+# them when it finds the therapist's data consistent again.
+SYNC_OPERATIONS = ("avatar-sync", "profile-sync", "verification-sync", "therapist-sync")
+# A therapist whose repair failed even alone (SPEC §4 graceful degradation).
+THERAPIST_SYNC = "therapist-sync"
+
+_LOG_ONCE_SQL = """
+insert into manual_intervention_log (operation, entity_id, error, payload)
+select distinct on (x.operation, x.entity_id) x.operation, x.entity_id, x.error, x.payload
+from jsonb_to_recordset(%(entries)s::jsonb) as x(operation text, entity_id text, error text, payload jsonb)
+where not exists (
+    select 1 from manual_intervention_log l
+    where l.operation = x.operation
+      and l.entity_id is not distinct from x.entity_id
+      and l.resolved is not true
+)
+"""
+
+_RESOLVE_SQL = """
+update manual_intervention_log set
+    resolved = true,
+    resolved_at = now(),
+    resolved_by = %(resolved_by)s,
+    resolution_notes = %(note)s
+where resolved is not true
+  and operation = any(%(operations)s)
+  and (lower(btrim(entity_id)) = lower(btrim(%(entity_id)s)) or entity_id = %(user_id)s)
+"""
+
+
+def lock_log(using=PLATFORM_DB):
+    """Take the log writers' lock until the current transaction ends."""
+    with connections[using].cursor() as cursor:
+        cursor.execute("select pg_advisory_xact_lock(%s)", [LOG_LOCK_KEY])
+
+
+def log_interventions(entries, using=PLATFORM_DB):
+    """
+    Log each problem of ``entries`` once, in one statement; return how many rows were added.
+
+    ``entries`` are dicts with operation, entity_id, error and payload (JSON-able).
+    """
+    entries = list(entries)
+    if not entries:
+        return 0
+    document = json.dumps(entries, cls=DjangoJSONEncoder)
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        lock_log(using)
+        cursor.execute(_LOG_ONCE_SQL, {"entries": document})
+        return cursor.rowcount
+
+
+def log_intervention(operation, entity_id, error, payload=None, using=PLATFORM_DB):
+    """Log a problem unless it is already logged and unresolved; return whether a row was added."""
+    entry = {"operation": operation, "entity_id": entity_id, "error": error, "payload": payload}
+    return log_interventions([entry], using=using) == 1
+
+
+def resolve_open(operations, entity_id, resolved_by=OPSDASH, note="", user_id=None, using=PLATFORM_DB):
+    """
+    Resolve the open interventions of these operations for one therapist; return how many.
+
+    ``entity_id`` matches the logged entity_id as a normalised email; ``user_id``, when
+    given, also matches rows the platform logged under the user's id.
+    """
+    if isinstance(operations, str):
+        operations = [operations]
+    params = {
+        "operations": list(operations),
+        "entity_id": entity_id,
+        "user_id": str(user_id) if user_id else None,
+        "resolved_by": resolved_by,
+        "note": note,
+    }
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        cursor.execute(_RESOLVE_SQL, params)
+        return cursor.rowcount
