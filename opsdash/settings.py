@@ -6,6 +6,7 @@ development machine with PostgreSQL and Redis on localhost; production sets them
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -167,6 +168,30 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "inter
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-default-queue
+# Deployments (or test runs) sharing one Redis keep apart by queue name.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("OPSDASH_CELERY_QUEUE", "celery")
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-time-limit
+# A task past its soft limit rolls its transaction back and records the failure; the
+# hard limit kills it a minute later if it could not stop.
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("OPSDASH_TASK_SOFT_TIME_LIMIT", 30 * 60)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
+# https://docs.celeryq.dev/en/stable/userguide/tasks.html#annotations
+# One chunk of a repair-all (OPSDASH_REPAIR_CHUNK_SIZE therapists) takes seconds; its
+# limit stops a chunk stuck behind a lock without holding the whole job.
+OPSDASH_CHUNK_SOFT_TIME_LIMIT = env_int("OPSDASH_CHUNK_SOFT_TIME_LIMIT", 5 * 60)
+CELERY_TASK_ANNOTATIONS = {
+    "consistency.tasks.repair_chunk": {
+        "soft_time_limit": OPSDASH_CHUNK_SOFT_TIME_LIMIT,
+        "time_limit": OPSDASH_CHUNK_SOFT_TIME_LIMIT + 60,
+    },
+    # Retries for connection errors (database restarting, dropped connection,
+    # deadlock): up to max_retries, after a delay doubling from
+    # OPSDASH_TASK_RETRY_BACKOFF seconds up to OPSDASH_TASK_RETRY_BACKOFF_MAX.
+    "*": {"max_retries": env_int("OPSDASH_TASK_MAX_RETRIES", 5)},
+}
+OPSDASH_TASK_RETRY_BACKOFF = env_int("OPSDASH_TASK_RETRY_BACKOFF", 5)
+OPSDASH_TASK_RETRY_BACKOFF_MAX = env_int("OPSDASH_TASK_RETRY_BACKOFF_MAX", 5 * 60)
 
 # ------------------------------------------------------------------------------
 # Consistency
@@ -175,6 +200,15 @@ CELERY_ACCEPT_CONTENT = ["json"]
 OPSDASH_REPAIR_CHUNK_SIZE = env_int("OPSDASH_REPAIR_CHUNK_SIZE", 5000)
 # Minutes between metric snapshots taken by Celery beat.
 OPSDASH_SNAPSHOT_MINUTES = env_int("OPSDASH_SNAPSHOT_MINUTES", 5)
+if OPSDASH_SNAPSHOT_MINUTES < 1 or OPSDASH_REPAIR_CHUNK_SIZE < 1:
+    raise ImproperlyConfigured("OPSDASH_SNAPSHOT_MINUTES and OPSDASH_REPAIR_CHUNK_SIZE must be at least 1")
+# https://docs.celeryq.dev/en/stable/userguide/periodic-tasks.html#beat-entries
+CELERY_BEAT_SCHEDULE = {
+    "metrics-snapshot": {
+        "task": "consistency.tasks.take_metrics_snapshot",
+        "schedule": timedelta(minutes=OPSDASH_SNAPSHOT_MINUTES),
+    },
+}
 # The platform team's target for unresolved interventions.
 OPSDASH_INTERVENTION_TARGET = env_int("OPSDASH_INTERVENTION_TARGET", 5)
 
