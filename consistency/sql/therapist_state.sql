@@ -32,12 +32,13 @@ ranked as (
     from candidate
 ),
 duplicate_email as (
-    -- SPEC §3 duplicate-user: users whose normalised emails are equal.
-    select lower(btrim(u.email)) as norm_email
-    from users u
-    where lower(btrim(u.email)) in (select norm_email from therapist)
-    group by 1
-    having count(*) > 1
+    -- SPEC §3 duplicate-user: another user has the same normalised email.
+    select t.norm_email
+    from therapist t
+    where exists (
+        select 1 from users other
+        where lower(btrim(other.email)) = t.norm_email and other.id <> t.id
+    )
 ),
 joined as (
     select
@@ -72,10 +73,7 @@ joined as (
         -- legacy text normalised (JSON array, or items split on commas or semicolons;
         -- each trimmed with inner white space collapsed; empty items and
         -- case-insensitive duplicates dropped, first spelling kept; order kept).
-        case
-            when cardinality(e.specializations) > 0 then e.specializations
-            else legacy.items
-        end as e_list,
+        l.e_list,
         (d.norm_email is not null) as duplicate_user,
         (e.id is not null and p.id is not null) as comparable
     from therapist t
@@ -83,26 +81,35 @@ joined as (
     left join ranked r on r.therapist_id = t.id and r.position = 1
     left join therapist_enrollments e on e.id = r.id
     left join therapist_profiles p on p.user_id = t.id
+    -- OFFSET 0 keeps the subquery from being inlined, so the list is computed once
+    -- per therapist however often the checks below read it.
     left join lateral (
-        select array_agg(item order by first_position) as items
-        from (
-            select distinct on (lower(item)) item, position as first_position
-            from (
-                select btrim(regexp_replace(raw, '\s+', ' ', 'g')) as item, position
-                from unnest(
-                    case
-                        when left(btrim(e.specialization), 1) = '[' then array(
-                            select replace(m[1], '\"', '"')
-                            from regexp_matches(e.specialization, '"((?:[^"\\]|\\.)*)"', 'g') as m
-                        )
-                        else regexp_split_to_array(e.specialization, '[,;]')
-                    end
-                ) with ordinality as raw_items(raw, position)
-            ) trimmed
-            where item <> ''
-            order by lower(item), position
-        ) deduplicated
-    ) legacy on e.id is not null and coalesce(cardinality(e.specializations), 0) = 0
+        select
+            case
+                when cardinality(e.specializations) > 0 then e.specializations
+                when e.specialization is not null then (
+                    select array_agg(item order by first_position)
+                    from (
+                        select distinct on (lower(item)) item, position as first_position
+                        from (
+                            select btrim(regexp_replace(raw, '\s+', ' ', 'g')) as item, position
+                            from unnest(
+                                case
+                                    when left(btrim(e.specialization), 1) = '[' then array(
+                                        select replace(m[1], '\"', '"')
+                                        from regexp_matches(e.specialization, '"((?:[^"\\]|\\.)*)"', 'g') as m
+                                    )
+                                    else regexp_split_to_array(e.specialization, '[,;]')
+                                end
+                            ) with ordinality as raw_items(raw, position)
+                        ) trimmed
+                        where item <> ''
+                        order by lower(item), position
+                    ) deduplicated
+                )
+            end as e_list
+        offset 0
+    ) l on true
 ),
 checked as (
     -- Field checks are evaluated only where the therapist has a canonical enrollment
@@ -137,9 +144,12 @@ checked as (
         case when j.comparable then j.u_is_active is not distinct from j.e_is_active end as active_ok,
         case when j.comparable then j.u_full_name is not distinct from j.e_full_name end as name_ok,
         -- specializations: equal as case-insensitive sets, NULL = empty.
-        case when j.comparable then
-            array(select distinct lower(x) from unnest(j.e_list) x where x is not null order by 1)
-            = array(select distinct lower(x) from unnest(j.p_specializations) x where x is not null order by 1)
+        case
+            when not j.comparable then null
+            -- Identical arrays need no set comparison (most rows, and cheap to tell).
+            when j.e_list = j.p_specializations then true
+            else array(select distinct lower(x) from unnest(j.e_list) x where x is not null order by 1)
+                 = array(select distinct lower(x) from unnest(j.p_specializations) x where x is not null order by 1)
         end as specializations_ok,
         (j.e_id is not null and j.e_user_id is null) as unlinked_enrollment,
         (j.e_id is null) as missing_enrollment,

@@ -1,0 +1,77 @@
+"""
+Time the checks engine: seeding, the metrics of everyone, one chunk and one therapist.
+
+    python bench/checks.py [--therapists 1000000] [--drift 0.1] [--reuse]
+
+Runs against PLATFORM_DATABASE_URL, which it empties and seeds with seed_platform
+(--reuse keeps what is there when it already has that many therapists). Never point
+it at a production database.
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsdash.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.db import connections  # noqa: E402
+
+from consistency import checks  # noqa: E402
+from consistency.seed import seed_platform  # noqa: E402
+
+
+def timed(label, func, *args, **kwargs):
+    started = time.monotonic()
+    result = func(*args, **kwargs)
+    seconds = time.monotonic() - started
+    print(f"| {label} | {seconds:.2f} s |", flush=True)
+    return result
+
+
+def therapist_count():
+    with connections["platform"].cursor() as cursor:
+        cursor.execute("select count(*) from users where user_type = 'therapist'")
+        return cursor.fetchone()[0]
+
+
+def chunk_bounds(size):
+    """Return the (after, upto) ids of the first chunk of ``size`` therapists."""
+    with connections["platform"].cursor() as cursor:
+        cursor.execute(
+            "select id from users where user_type = 'therapist' order by id offset %s limit 1", [size - 1]
+        )
+        return "00000000-0000-0000-0000-000000000000", str(cursor.fetchone()[0])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--therapists", type=int, default=1_000_000)
+    parser.add_argument("--drift", type=float, default=0.1)
+    parser.add_argument("--reuse", action="store_true", help="keep the data when the count matches")
+    args = parser.parse_args()
+
+    print(f"Platform database: {settings.DATABASES['platform']['NAME']}\n")
+    print("| step | time |\n|---|---|")
+    if not (args.reuse and therapist_count() == args.therapists):
+        timed(f"seed_platform --therapists {args.therapists}", seed_platform, args.therapists, args.drift, replace=True)
+    metrics = timed("metrics of every therapist (consistency_report)", checks.compute_metrics)
+    size = settings.OPSDASH_REPAIR_CHUNK_SIZE
+    after, upto = chunk_bounds(size)
+    timed(f"state of one chunk of {size} therapists", checks.therapist_states, checks.BY_ID_RANGE, {"after": after, "upto": upto})
+    with connections["platform"].cursor() as cursor:
+        cursor.execute("select email from users where user_type = 'therapist' order by id desc limit 1")
+        email = cursor.fetchone()[0]
+    timed("state of one therapist, by email", checks.states_for_email, email)
+    print(f"\n{metrics['therapists']} therapists, {metrics['consistent']} consistent")
+
+
+if __name__ == "__main__":
+    main()
