@@ -245,6 +245,17 @@ def test_an_unlinked_enrollment_is_linked_to_its_therapist():
     assert fresh(enrollment).user_id == user.id
     assert result.rows_changed["therapist_enrollments"]["user_id"] == 1
     assert states_for_ids([user.id])[0].consistent
+    assert open_interventions() == []
+
+
+def test_linking_an_enrollment_resolves_its_open_intervention():
+    user = make_user()
+    make_enrollment(user, linked=False)
+    make_profile(user)
+    Intervention.objects.create(operation="unlinked-enrollment", entity_id=user.email, error="not linked")
+    result = repair_everyone()
+    assert result.interventions_resolved == 1
+    assert open_interventions() == []
 
 
 def test_an_unlinked_enrollment_is_left_for_a_human_when_another_is_linked():
