@@ -10,8 +10,9 @@ platform database:
 2. one UPDATE per table writes it; if that fails, the same UPDATEs run again one
    therapist at a time, each in a savepoint, and a therapist that still fails is
    logged to manual_intervention_log while the others go on (graceful degradation);
-3. the therapists' state is read again after the writes and the intervention log is
-   brought up to date: link problems logged once, problems now gone resolved.
+3. the intervention log is brought up to date: link problems logged once, problems
+   now gone resolved (the state of written therapists with open interventions is
+   read again after the writes).
 
 A dry run computes the same plan in a read-only transaction and only counts.
 """
@@ -19,9 +20,10 @@ A dry run computes the same plan in a read-only transaction and only counts.
 import logging
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
 
-from interventions.log import OPSDASH, THERAPIST_SYNC, lock_log, log_interventions
+from interventions.log import THERAPIST_SYNC, lock_log, log_interventions
 
 from .checks import (
     ALL_THERAPISTS,
@@ -62,7 +64,8 @@ COLUMNS = (
 )
 TABLES = ("users", "therapist_enrollments", "therapist_profiles")
 _PREFIX = {"users": "u", "therapist_enrollments": "e", "therapist_profiles": "p"}
-_CHANGED_ALIAS = {"users": "cu", "therapist_enrollments": "ce", "therapist_profiles": "cp"}
+# repair_written's flag of each table: the therapist's row of it was written.
+_WRITTEN_FLAG = {"users": "users", "therapist_enrollments": "enrollments", "therapist_profiles": "profiles"}
 
 # The plan_filter fragments of repair_apply.sql.
 _WHOLE_PLAN = "true"
@@ -150,8 +153,13 @@ def _changes_in(table=None):
 
 
 def _apply_sql(plan_filter):
-    counts = _counts_sql(lambda table: f"{_CHANGED_ALIAS[table]}.therapist_id is not null")
-    return load_sql("repair_apply.sql").replace("{plan_filter}", plan_filter).replace("{counts}", counts)
+    return load_sql("repair_apply.sql").replace("{plan_filter}", plan_filter)
+
+
+_WRITTEN_COUNTS_SQL = (
+    f"select {_counts_sql(lambda table: 'w.' + _WRITTEN_FLAG[table])}\n"
+    "from repair_plan p left join repair_written w on w.therapist_id = p.therapist_id"
+)
 
 
 def _dry_run_sql(therapist_filter):
@@ -174,6 +182,15 @@ def _is_connection_error(exc):
     # Lost connections, deadlocks and timeouts are for the task to retry; anything
     # else (a constraint, a bad value) is about the data and goes to the fallback.
     return isinstance(exc, (OperationalError, InterfaceError))
+
+
+def _tune(cursor):
+    """Set this transaction up for the therapist-state statement over thousands of therapists."""
+    # JIT compilation alone took longer than the statement (seconds per chunk), and
+    # the hashes over every user and unlinked enrollment (normalised emails have no
+    # index) spill to disk at the default work_mem.
+    cursor.execute("set local jit = off")
+    cursor.execute("set local work_mem = %s", [settings.OPSDASH_REPAIR_WORK_MEM])
 
 
 def chunk_bounds(size, using=PLATFORM_DB):
@@ -211,8 +228,24 @@ def therapist_ids_for_email(email, using=PLATFORM_DB):
 
 
 def repair_range(after, upto, dry_run=False, job_id=None, using=PLATFORM_DB):
-    """Repair the therapists with after < id <= upto (one chunk of a repair-all)."""
-    return repair(BY_ID_RANGE, {"after": after, "upto": upto}, dry_run=dry_run, job_id=job_id, using=using)
+    """
+    Repair the therapists with after < id <= upto (one chunk of a repair-all).
+
+    The chunk is handed to the state statement as its list of ids (BY_IDS), not as
+    the range (BY_ID_RANGE): PostgreSQL cannot interpolate uuids inside a histogram
+    bucket, so it estimates a range of a few thousand therapists at one row and
+    nests loops over whole tables (minutes instead of a second). A few thousand ids
+    of one chunk are all that come to Python.
+    """
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "select id from users where user_type = 'therapist' and id > %(after)s::uuid and id <= %(upto)s::uuid",
+            {"after": after, "upto": upto},
+        )
+        ids = [str(row[0]) for row in cursor.fetchall()]
+    if not ids:
+        return RepairResult(rows_changed=empty_counts())
+    return repair(BY_IDS, {"ids": ids}, dry_run=dry_run, job_id=job_id, using=using)
 
 
 def repair_email(email, dry_run=False, job_id=None, using=PLATFORM_DB):
@@ -224,32 +257,41 @@ def repair(therapist_filter, params, dry_run=False, job_id=None, using=PLATFORM_
     """
     Repair the therapists a fixed filter selects, in one transaction; return a RepairResult.
 
+    1. Plan: the therapist-state statement and the rules, into a temporary table.
+    2. Write: one UPDATE per table; if that fails, one therapist at a time, each in a
+       savepoint, a therapist still failing logged (it goes on without them).
+    3. Log: the link problems logged once, the problems now gone resolved.
     With ``dry_run`` nothing is written: the plan is counted in a read-only transaction.
     """
     assert therapist_filter in (ALL_THERAPISTS, BY_IDS, BY_ID_RANGE, BY_NORMALISED_EMAIL)
     if dry_run:
         return count_changes(therapist_filter, params, using=using)
-    connection = connections[using]
-    with transaction.atomic(using=using), connection.cursor() as cursor:
-        # "on commit drop" ends the table with the transaction; the drop covers a
-        # repair nested in a longer transaction (a test, a resync inside a request).
-        cursor.execute("drop table if exists pg_temp.repair_plan, pg_temp.repair_after")
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        _tune(cursor)
+        # "on commit drop" ends these with the transaction; the drop covers a repair
+        # nested in a longer transaction (a test, a resync inside a request).
+        cursor.execute("drop table if exists pg_temp.repair_plan, pg_temp.repair_written, pg_temp.repair_after")
         cursor.execute(f"create temporary table repair_plan on commit drop as\n{plan_sql(therapist_filter)}", params)
         cursor.execute("create index on repair_plan (therapist_id)")
         cursor.execute("analyze repair_plan")
+        cursor.execute(
+            "create temporary table repair_written (therapist_id uuid primary key,"
+            " users boolean, enrollments boolean, profiles boolean) on commit drop"
+        )
+        failures = []
         try:
             with transaction.atomic(using=using):
                 cursor.execute(_apply_sql(_WHOLE_PLAN))
-                result = _result_from_counts(_fetch_dict(cursor))
         except DatabaseError as exc:
             if _is_connection_error(exc):
                 raise
             logger.warning("repair of %d therapists failed (%s); retrying one at a time", _plan_size(cursor), exc)
-            result = _apply_one_by_one(cursor, using)
-        result.interventions_logged, result.interventions_resolved = _update_intervention_log(
-            cursor, therapist_filter, params, job_id, using
-        )
-        result.interventions_logged += _log_failures(result.failures, job_id, using)
+            failures = _apply_one_by_one(cursor, using)
+        cursor.execute(_WRITTEN_COUNTS_SQL)
+        result = _result_from_counts(_fetch_dict(cursor))
+        result.failures = failures
+        result.interventions_logged, result.interventions_resolved = _update_intervention_log(cursor, job_id, using)
+        result.interventions_logged += _log_failures(failures, job_id, using)
     return result
 
 
@@ -259,8 +301,8 @@ def _plan_size(cursor):
 
 
 def _apply_one_by_one(cursor, using):
-    """Write the plan one therapist at a time, each in a savepoint; collect the failures."""
-    result = RepairResult(therapists=_plan_size(cursor), rows_changed=empty_counts())
+    """Write the plan one therapist at a time, each in a savepoint; return the failures."""
+    failures = []
     # Only therapists with something to write can fail; the ids of one chunk are few.
     cursor.execute(f"select therapist_id, u_email from repair_plan where {_changes_in()} order by therapist_id")
     one_sql = _apply_sql(_ONE_THERAPIST)
@@ -268,20 +310,63 @@ def _apply_one_by_one(cursor, using):
         try:
             with transaction.atomic(using=using):
                 cursor.execute(one_sql, {"therapist_id": therapist_id})
-                one = _result_from_counts(_fetch_dict(cursor))
         except DatabaseError as exc:
             if _is_connection_error(exc):
                 raise
-            result.failures.append(Failure(str(therapist_id), email, str(exc).strip()))
-            continue
-        result.therapists_changed += one.therapists_changed
-        add_counts(result.rows_changed, one.rows_changed)
-    return result
+            failures.append(Failure(str(therapist_id), email, str(exc).strip()))
+    return failures
 
 
-def _update_intervention_log(cursor, therapist_filter, params, job_id, using):
-    """Read the therapists again after the writes and log or resolve their problems."""
-    cursor.execute(f"create temporary table repair_after on commit drop as\n{state_sql(therapist_filter)}", params)
+# The therapist-state columns the intervention log needs (repair_interventions.sql).
+_LOG_STATE_COLUMNS = (
+    "therapist_id", "norm_email", "u_email", "e_id", "p_id", "enrollment_count", "duplicate_user",
+    "unlinked_enrollment", "missing_enrollment", "missing_profile", "duplicate_enrollment", "avatar_ok", "bio_ok",
+    "experience_ok", "verification_ok", "active_ok", "name_ok", "specializations_ok",
+)  # fmt: skip
+# Their values after the writes, from the plan: only the link may have changed.
+_LOG_STATE_FROM_PLAN = ", ".join(
+    "p.unlinked_enrollment and not coalesce(p.fix_link and w.enrollments, false) as unlinked_enrollment"
+    if column == "unlinked_enrollment"
+    else f"p.{column}"
+    for column in _LOG_STATE_COLUMNS
+)
+
+# Therapists this run wrote that have open interventions (logged by email or by user
+# id): the only ones whose state must be read again to see what is gone now. Two
+# hashed subplans; an OR inside one join would compare every pair.
+_WRITTEN_WITH_OPEN_INTERVENTIONS_SQL = """
+select p.therapist_id
+from repair_plan p
+join repair_written w on w.therapist_id = p.therapist_id
+where p.norm_email in (
+          select lower(btrim(entity_id)) from manual_intervention_log where resolved is not true)
+   or p.therapist_id::text in (
+          select entity_id from manual_intervention_log where resolved is not true)
+"""
+
+
+def _update_intervention_log(cursor, job_id, using):
+    """
+    Log the link problems once and resolve the open interventions whose problem is gone.
+
+    The state after this run's writes (repair_after) is the plan's state, which is
+    what the link problems were and still are (a repair only links enrollments,
+    which the plan says it did), except for written therapists with open
+    interventions: their state is read again, so a problem just fixed counts as gone.
+    Reading every therapist again would double the cost of a chunk.
+    """
+    cursor.execute(_WRITTEN_WITH_OPEN_INTERVENTIONS_SQL)
+    reread = [str(row[0]) for row in cursor.fetchall()]
+    before = f"""
+        select {_LOG_STATE_FROM_PLAN}
+        from repair_plan p
+        left join repair_written w on w.therapist_id = p.therapist_id
+        where p.therapist_id <> all(%(reread)s::uuid[])
+    """
+    sql = f"create temporary table repair_after on commit drop as\n{before}"
+    if reread:
+        sql += f"\nunion all\nselect {', '.join(_LOG_STATE_COLUMNS)} from ({state_sql(BY_IDS)}) s"
+    cursor.execute(sql, {"reread": reread, "ids": reread})
     cursor.execute("analyze repair_after")
     lock_log(using)
     cursor.execute(load_sql("repair_interventions.sql"), {"job_id": job_id, "note": RESOLVED_NOTE})
@@ -309,6 +394,7 @@ def count_changes(therapist_filter, params, using=PLATFORM_DB):
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         # Read-only: PostgreSQL itself refuses any write a dry run might attempt.
         cursor.execute("set transaction read only")
+        _tune(cursor)
         cursor.execute(_dry_run_sql(therapist_filter), params)
         return _result_from_counts(_fetch_dict(cursor))
 

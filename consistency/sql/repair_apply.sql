@@ -6,8 +6,9 @@
 -- A column is written only where the plan fixes its field, and a row only where a
 -- value differs from the row as it is now (IS DISTINCT FROM in the WHERE), so a
 -- second run changes nothing and only changed rows get updated_at = now().
--- Each UPDATE returns the therapist it wrote for; the counts per column come from
--- the plan's chg_* flags.
+-- Each UPDATE returns the therapist it wrote for, and repair_written records which
+-- of its rows were written; the counts per column come from that and the plan's
+-- chg_* flags.
 with changed_users as (
     update users u set
         avatar_url = case when p.fix_avatar then p.new_avatar else u.avatar_url end,
@@ -74,9 +75,11 @@ changed_profiles as (
       )
     returning p.therapist_id
 )
-select {counts}
+insert into repair_written (therapist_id, users, enrollments, profiles)
+select p.therapist_id, cu.therapist_id is not null, ce.therapist_id is not null, cp.therapist_id is not null
 from repair_plan p
 left join changed_users cu on cu.therapist_id = p.therapist_id
 left join changed_enrollments ce on ce.therapist_id = p.therapist_id
 left join changed_profiles cp on cp.therapist_id = p.therapist_id
 where ({plan_filter})
+  and (cu.therapist_id is not null or ce.therapist_id is not null or cp.therapist_id is not null)
