@@ -12,7 +12,14 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from opsdash import defaults
+
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name, default):
+    """Return a variable's value; unset or empty means the default (as in .env.example)."""
+    return os.environ.get(name) or default
 
 
 def env_bool(name, default=False):
@@ -59,8 +66,8 @@ if not SECRET_KEY:
     # Development and tests only: production sets DJANGO_SECRET_KEY (see README).
     SECRET_KEY = "opsdash-insecure-development-key"
 
-ALLOWED_HOSTS = [h.strip() for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",") if h.strip()]
-CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+ALLOWED_HOSTS = [h.strip() for h in env_str("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",") if h.strip()]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in env_str("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -115,8 +122,8 @@ TEMPLATES = [
 # "platform" is the marketplace's database: read and repaired, never migrated
 # (opsdash.routers.PlatformRouter).
 DATABASES = {
-    "default": env_database("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/opsdash"),
-    "platform": env_database("PLATFORM_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/opsdash_platform"),
+    "default": env_database("DATABASE_URL", defaults.DATABASE_URL),
+    "platform": env_database("PLATFORM_DATABASE_URL", defaults.PLATFORM_DATABASE_URL),
 }
 DATABASE_ROUTERS = ["opsdash.routers.PlatformRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -138,7 +145,7 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # Internationalisation
 # ------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = os.environ.get("OPSDASH_TIME_ZONE", "UTC")
+TIME_ZONE = env_str("OPSDASH_TIME_ZONE", "UTC")
 USE_I18N = False
 USE_TZ = True
 
@@ -153,9 +160,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # Celery
 # ------------------------------------------------------------------------------
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#broker-url
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", defaults.CELERY_BROKER_URL)
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#result-backend
-CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", CELERY_BROKER_URL)
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", CELERY_BROKER_URL)
 CELERY_TIMEZONE = TIME_ZONE
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-acks-late
 CELERY_TASK_ACKS_LATE = True
@@ -219,5 +226,5 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("OPSDASH_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env_str("OPSDASH_LOG_LEVEL", "INFO")},
 }

@@ -32,8 +32,9 @@ ranked as (
     from candidate
 ),
 duplicate_email as (
-    -- SPEC §3 duplicate-user: another user has the same normalised email.
-    select t.norm_email
+    -- SPEC §3 duplicate-user: another user has the same normalised email. Distinct:
+    -- two therapists may share the normalised email, and each must stay one row.
+    select distinct t.norm_email
     from therapist t
     where exists (
         select 1 from users other
@@ -95,11 +96,23 @@ joined as (
                             select btrim(regexp_replace(raw, '\s+', ' ', 'g')) as item, position
                             from unnest(
                                 case
-                                    when left(btrim(e.specialization), 1) = '[' then array(
-                                        select replace(m[1], '\"', '"')
+                                    -- A JSON array of strings: take each string literal, decoded as
+                                    -- JSON ("Th\u00e9rapie" is "Thérapie") when it is a valid JSON
+                                    -- string PostgreSQL can hold, else as written (a malformed legacy
+                                    -- row must not fail the whole statement).
+                                    when e.specialization ~ '^\s*\[' and strpos(e.specialization, '"') > 0 then array(
+                                        select case
+                                                   when m[1] ~ '^(?:[^"\\[:cntrl:]]|\\["\\/bfnrt]|\\u(?!0000)(?![dD][89a-fA-F])[0-9a-fA-F]{4})*$'
+                                                       then ('"' || m[1] || '"')::jsonb #>> '{}'
+                                                   else m[1]
+                                               end
                                         from regexp_matches(e.specialization, '"((?:[^"\\]|\\.)*)"', 'g') as m
                                     )
-                                    else regexp_split_to_array(e.specialization, '[,;]')
+                                    -- A list separated by commas or semicolons, possibly in brackets
+                                    -- without quotes ("[CBT, DBT]").
+                                    else regexp_split_to_array(
+                                        regexp_replace(e.specialization, '^\s*\[(.*)\]\s*$', '\1'), '[,;]'
+                                    )
                                 end
                             ) with ordinality as raw_items(raw, position)
                         ) trimmed
