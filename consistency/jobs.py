@@ -9,6 +9,7 @@ two web servers) start one job.
 
 from uuid import uuid4
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -104,7 +105,9 @@ def _enqueue(job, task):
     app = task.app
     try:
         with app.connection_for_write() as connection:
-            task.apply_async((job.pk,), task_id=task_id, connection=connection)
+            task.apply_async(
+                (job.pk,), task_id=task_id, connection=connection, queue=settings.CELERY_TASK_DEFAULT_QUEUE
+            )
     except (KombuError, OSError) as exc:
         broker = app.connection_for_write().as_uri()
         message = f"The task queue ({broker}) is unavailable: {exc}. Nothing was changed; start the job again."
