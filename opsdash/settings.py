@@ -177,28 +177,25 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-default-queue
 # Deployments (or test runs) sharing one Redis keep apart by queue name.
-CELERY_TASK_DEFAULT_QUEUE = os.environ.get("OPSDASH_CELERY_QUEUE", "celery")
+CELERY_TASK_DEFAULT_QUEUE = env_str("OPSDASH_CELERY_QUEUE", "celery")
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-time-limit
 # A task past its soft limit rolls its transaction back and records the failure; the
-# hard limit kills it a minute later if it could not stop.
-CELERY_TASK_SOFT_TIME_LIMIT = env_int("OPSDASH_TASK_SOFT_TIME_LIMIT", 30 * 60)
+# hard limit kills it a minute later if it could not stop. Starting or closing a
+# repair-all computes the metrics of every therapist (about a minute at 1,000,000).
+CELERY_TASK_SOFT_TIME_LIMIT = 30 * 60
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
 # https://docs.celeryq.dev/en/stable/userguide/tasks.html#annotations
-# One chunk of a repair-all (OPSDASH_REPAIR_CHUNK_SIZE therapists) takes seconds; its
-# limit stops a chunk stuck behind a lock without holding the whole job.
-OPSDASH_CHUNK_SOFT_TIME_LIMIT = env_int("OPSDASH_CHUNK_SOFT_TIME_LIMIT", 5 * 60)
 CELERY_TASK_ANNOTATIONS = {
-    "consistency.tasks.repair_chunk": {
-        "soft_time_limit": OPSDASH_CHUNK_SOFT_TIME_LIMIT,
-        "time_limit": OPSDASH_CHUNK_SOFT_TIME_LIMIT + 60,
-    },
-    # Retries for connection errors (database restarting, dropped connection,
-    # deadlock): up to max_retries, after a delay doubling from
+    # One chunk (OPSDASH_REPAIR_CHUNK_SIZE therapists) takes seconds; the limit stops a
+    # chunk stuck behind a lock without holding up the whole job.
+    "consistency.tasks.repair_chunk": {"soft_time_limit": 5 * 60, "time_limit": 6 * 60},
+    # Connection errors (database restarting, dropped connection, deadlock) are
+    # retried up to max_retries times, after a delay doubling from
     # OPSDASH_TASK_RETRY_BACKOFF seconds up to OPSDASH_TASK_RETRY_BACKOFF_MAX.
-    "*": {"max_retries": env_int("OPSDASH_TASK_MAX_RETRIES", 5)},
+    "*": {"max_retries": 5},
 }
-OPSDASH_TASK_RETRY_BACKOFF = env_int("OPSDASH_TASK_RETRY_BACKOFF", 5)
-OPSDASH_TASK_RETRY_BACKOFF_MAX = env_int("OPSDASH_TASK_RETRY_BACKOFF_MAX", 5 * 60)
+OPSDASH_TASK_RETRY_BACKOFF = 5
+OPSDASH_TASK_RETRY_BACKOFF_MAX = 5 * 60
 
 # ------------------------------------------------------------------------------
 # Consistency
@@ -207,7 +204,7 @@ OPSDASH_TASK_RETRY_BACKOFF_MAX = env_int("OPSDASH_TASK_RETRY_BACKOFF_MAX", 5 * 6
 OPSDASH_REPAIR_CHUNK_SIZE = env_int("OPSDASH_REPAIR_CHUNK_SIZE", 5000)
 # work_mem of a repair's transaction: the state statement hashes every user and
 # unlinked enrollment by normalised email, which spills to disk at PostgreSQL's 4MB.
-OPSDASH_REPAIR_WORK_MEM = os.environ.get("OPSDASH_REPAIR_WORK_MEM", "64MB")
+OPSDASH_REPAIR_WORK_MEM = "64MB"
 # Minutes between metric snapshots taken by Celery beat.
 OPSDASH_SNAPSHOT_MINUTES = env_int("OPSDASH_SNAPSHOT_MINUTES", 5)
 if OPSDASH_SNAPSHOT_MINUTES < 1 or OPSDASH_REPAIR_CHUNK_SIZE < 1:

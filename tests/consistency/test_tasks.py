@@ -184,3 +184,30 @@ def test_a_cancelled_repair_all_stops_after_the_chunk_in_hand(start_worker, alic
     consistent = [state.consistent for state in states_for_ids([u.id for u in users])]
     assert consistent == [True] * 4 + [False] * 3
     assert (job.progress_done, job.therapists_changed) == (2, 4)
+
+
+def test_a_chunk_whose_connection_drops_is_retried(start_worker, alice, name_drifts):
+    start_worker()
+    lock = RowLock(users_by_id(name_drifts)[0].id)
+    try:
+        job = jobs.start_repair_all(alice)
+        # The first chunk waits on the lock; cut its database connection, as a
+        # restarting database or a network failure would.
+        waiting = wait_for(lambda: _backend_waiting_on_a_lock(), what="the chunk to wait on the lock")
+        with connections["platform"].cursor() as cursor:
+            cursor.execute("select pg_terminate_backend(%s)", [waiting])
+    finally:
+        lock.release()
+    job = finished(job)
+    assert job.state == JobState.SUCCEEDED, job.error
+    assert job.chunks.get(index=0).attempts == 2
+    assert job.therapists_changed == 7
+
+
+def _backend_waiting_on_a_lock():
+    with connections["platform"].cursor() as cursor:
+        cursor.execute(
+            "select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'"
+        )
+        row = cursor.fetchone()
+        return row[0] if row else None
