@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
 
-from interventions.log import THERAPIST_SYNC, lock_log, log_interventions
+from interventions.log import THERAPIST_SYNC, log_interventions, log_once
 
 from .checks import (
     ALL_THERAPISTS,
@@ -101,6 +101,16 @@ class RepairResult:
     failures: list = field(default_factory=list)
     interventions_logged: int = 0
     interventions_resolved: int = 0
+
+    def totals(self):
+        """Return the counts as the fields of a JobRun or JobChunk of the same names."""
+        return {
+            "therapists_changed": self.therapists_changed,
+            "therapists_failed": len(self.failures),
+            "rows_changed": self.rows_changed,
+            "interventions_logged": self.interventions_logged,
+            "interventions_resolved": self.interventions_resolved,
+        }
 
     @property
     def rows_changed_total(self):
@@ -317,7 +327,7 @@ def _apply_one_by_one(cursor, using):
     return failures
 
 
-# The therapist-state columns the intervention log needs (repair_interventions.sql).
+# The therapist-state columns the intervention log needs (link_problems.sql, resolve_gone.sql).
 _LOG_STATE_COLUMNS = (
     "therapist_id", "norm_email", "u_email", "e_id", "p_id", "enrollment_count", "duplicate_user",
     "unlinked_enrollment", "missing_enrollment", "missing_profile", "duplicate_enrollment", "avatar_ok", "bio_ok",
@@ -368,9 +378,9 @@ def _update_intervention_log(cursor, job_id, using):
         sql += f"\nunion all\nselect {', '.join(_LOG_STATE_COLUMNS)} from ({state_sql(BY_IDS)}) s"
     cursor.execute(sql, {"reread": reread, "ids": reread})
     cursor.execute("analyze repair_after")
-    lock_log(using)
-    cursor.execute(load_sql("repair_interventions.sql"), {"job_id": job_id, "note": RESOLVED_NOTE})
-    logged, resolved = cursor.fetchone()
+    logged = log_once(cursor, load_sql("link_problems.sql"), {"job_id": job_id})
+    cursor.execute(load_sql("resolve_gone.sql"), {"note": RESOLVED_NOTE})
+    resolved = cursor.fetchone()[0]
     return logged, resolved
 
 
@@ -420,11 +430,12 @@ def preview_email(email, using=PLATFORM_DB):
 
 def log_orphan_enrollments(job_id=None, using=PLATFORM_DB):
     """Log each orphan enrollment once and resolve the orphans now gone; return (logged, resolved)."""
-    sql = load_sql("orphan_interventions.sql").replace("{orphans}", load_sql("orphan_enrollments.sql"))
+    orphans = load_sql("orphan_enrollments.sql")
+    note = f"No orphan enrollment left for this email. {RESOLVED_NOTE}"
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
-        lock_log(using)
-        cursor.execute(sql, {"job_id": job_id, "note": f"No orphan enrollment left for this email. {RESOLVED_NOTE}"})
-        return cursor.fetchone()
+        logged = log_once(cursor, load_sql("orphan_problems.sql").replace("{orphans}", orphans), {"job_id": job_id})
+        cursor.execute(load_sql("resolve_orphans.sql").replace("{orphans}", orphans), {"note": note})
+        return logged, cursor.rowcount
 
 
 # ------------------------------------------------------------------------------

@@ -139,12 +139,8 @@ def _finish_chunk(chunk, state, result=None, error=""):
                 state=state,
                 finished_at=timezone.now(),
                 therapists=result.therapists,
-                therapists_changed=result.therapists_changed,
-                therapists_failed=len(result.failures),
-                rows_changed=result.rows_changed,
-                interventions_logged=result.interventions_logged,
-                interventions_resolved=result.interventions_resolved,
                 error=error,
+                **result.totals(),
             )
         )
         if not finished:
@@ -259,10 +255,6 @@ def run_resync(job_id):
         progress_total=result.therapists,
         progress_done=result.therapists,
         therapists_total=result.therapists,
-        therapists_changed=result.therapists_changed,
-        therapists_failed=len(result.failures),
-        rows_changed=result.rows_changed,
-        interventions_logged=result.interventions_logged,
-        interventions_resolved=result.interventions_resolved,
+        **result.totals(),
         error="\n".join(f"{f.email}: {f.error}" for f in result.failures),
     )

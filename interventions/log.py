@@ -5,10 +5,13 @@ The rules of manual_intervention_log (SPEC §4, the platform's GRACEFUL-DEGRADAT
   entity_id exists, no new row is added.
 - Whoever finds a problem gone resolves its open rows, saying who and why.
 
-Writers serialise on one transaction-level advisory lock in the platform database,
-taken just before they write to the log, so that two writers checking "is it already
-logged?" at the same moment cannot both add a row. The table has no unique index to
-lean on, and opsdash creates nothing in the platform database but the log itself.
+Two writers checking "is it already logged?" at the same moment would both add a row:
+the table has no unique index to lean on, and opsdash creates nothing in the platform
+database but the log itself. So a writer first takes a transaction-level advisory lock
+per problem, the same key as the safety-net triggers' opsdash_log_sync_failure(), and
+checks again under it. Keys are locked in sorted order, so two writers of overlapping
+sets cannot deadlock, and only for problems not logged yet, so a repair that finds
+everything logged takes none.
 """
 
 import json
@@ -18,8 +21,6 @@ from django.db import connections, transaction
 
 PLATFORM_DB = "platform"
 OPSDASH = "opsdash"
-# pg_advisory_xact_lock key of the log's writers; the safety-net triggers take it too.
-LOG_LOCK_KEY = 7_303_012_019_140_157_441
 
 # Operations the platform and opsdash log for a sync that failed. A repair resolves
 # them when it finds the therapist's data consistent again.
@@ -27,17 +28,19 @@ SYNC_OPERATIONS = ("avatar-sync", "profile-sync", "verification-sync", "therapis
 # A therapist whose repair failed even alone (SPEC §4 graceful degradation).
 THERAPIST_SYNC = "therapist-sync"
 
-_LOG_ONCE_SQL = """
-insert into manual_intervention_log (operation, entity_id, error, payload)
-select distinct on (x.operation, x.entity_id) x.operation, x.entity_id, x.error, x.payload
-from jsonb_to_recordset(%(entries)s::jsonb) as x(operation text, entity_id text, error text, payload jsonb)
-where not exists (
+# The advisory lock key of one problem, as in consistency/sql/safety_net_install.sql.
+_LOCK_KEY = "hashtextextended('opsdash intervention ' || x.operation || ' ' || coalesce(x.entity_id, ''), 0)"
+_STILL_OPEN = """
     select 1 from manual_intervention_log l
     where l.operation = x.operation
       and l.entity_id is not distinct from x.entity_id
       and l.resolved is not true
-)
 """
+# Rows given as a JSON array of {operation, entity_id, error, payload}.
+_FROM_JSON = (
+    "select * from jsonb_to_recordset(%(entries)s::jsonb)"
+    " as e(operation text, entity_id text, error text, payload jsonb)"
+)
 
 _RESOLVE_SQL = """
 update manual_intervention_log set
@@ -51,15 +54,41 @@ where resolved is not true
 """
 
 
-def lock_log(using=PLATFORM_DB):
-    """Take the log writers' lock until the current transaction ends."""
-    with connections[using].cursor() as cursor:
-        cursor.execute("select pg_advisory_xact_lock(%s)", [LOG_LOCK_KEY])
+def log_once(cursor, source_sql, params):
+    """
+    Log each problem of ``source_sql`` once; return how many rows were added.
+
+    ``source_sql`` is a fixed statement (never input) selecting operation, entity_id,
+    error and payload, with its values in ``params``; of several rows for one problem
+    the first by error is kept. Runs in the caller's transaction, which holds the locks
+    until it ends.
+    """
+    cursor.execute(
+        f"""
+        select pg_advisory_xact_lock(key) from (
+            select distinct {_LOCK_KEY} as key from ({source_sql}) x
+            where not exists ({_STILL_OPEN})
+            order by 1
+        ) keys
+        """,
+        params,
+    )
+    cursor.execute(
+        f"""
+        insert into manual_intervention_log (operation, entity_id, error, payload)
+        select distinct on (x.operation, x.entity_id) x.operation, x.entity_id, x.error, x.payload
+        from ({source_sql}) x
+        where not exists ({_STILL_OPEN})
+        order by x.operation, x.entity_id, x.error
+        """,
+        params,
+    )
+    return cursor.rowcount
 
 
 def log_interventions(entries, using=PLATFORM_DB):
     """
-    Log each problem of ``entries`` once, in one statement; return how many rows were added.
+    Log each problem of ``entries`` once, set-based; return how many rows were added.
 
     ``entries`` are dicts with operation, entity_id, error and payload (JSON-able).
     """
@@ -68,9 +97,7 @@ def log_interventions(entries, using=PLATFORM_DB):
         return 0
     document = json.dumps(entries, cls=DjangoJSONEncoder)
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
-        lock_log(using)
-        cursor.execute(_LOG_ONCE_SQL, {"entries": document})
-        return cursor.rowcount
+        return log_once(cursor, _FROM_JSON, {"entries": document})
 
 
 def log_intervention(operation, entity_id, error, payload=None, using=PLATFORM_DB):
