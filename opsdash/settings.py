@@ -6,6 +6,7 @@ development machine with PostgreSQL and Redis on localhost; production sets them
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -174,14 +175,47 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "inter
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-default-queue
+# Deployments (or test runs) sharing one Redis keep apart by queue name.
+CELERY_TASK_DEFAULT_QUEUE = env_str("OPSDASH_CELERY_QUEUE", "celery")
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-time-limit
+# A task past its soft limit rolls its transaction back and records the failure; the
+# hard limit kills it a minute later if it could not stop. Starting or closing a
+# repair-all computes the metrics of every therapist (about a minute at 1,000,000).
+CELERY_TASK_SOFT_TIME_LIMIT = 30 * 60
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
+# https://docs.celeryq.dev/en/stable/userguide/tasks.html#annotations
+CELERY_TASK_ANNOTATIONS = {
+    # One chunk (OPSDASH_REPAIR_CHUNK_SIZE therapists) takes seconds; the limit stops a
+    # chunk stuck behind a lock without holding up the whole job.
+    "consistency.tasks.repair_chunk": {"soft_time_limit": 5 * 60, "time_limit": 6 * 60},
+    # Connection errors (database restarting, dropped connection, deadlock) are
+    # retried up to max_retries times, after a delay doubling from
+    # OPSDASH_TASK_RETRY_BACKOFF seconds up to OPSDASH_TASK_RETRY_BACKOFF_MAX.
+    "*": {"max_retries": 5},
+}
+OPSDASH_TASK_RETRY_BACKOFF = 5
+OPSDASH_TASK_RETRY_BACKOFF_MAX = 5 * 60
 
 # ------------------------------------------------------------------------------
 # Consistency
 # ------------------------------------------------------------------------------
 # Therapists per repair chunk: one UPDATE per table per chunk.
 OPSDASH_REPAIR_CHUNK_SIZE = env_int("OPSDASH_REPAIR_CHUNK_SIZE", 5000)
+# work_mem of a repair's transaction: the state statement hashes every user and
+# unlinked enrollment by normalised email, which spills to disk at PostgreSQL's 4MB.
+OPSDASH_REPAIR_WORK_MEM = "64MB"
 # Minutes between metric snapshots taken by Celery beat.
 OPSDASH_SNAPSHOT_MINUTES = env_int("OPSDASH_SNAPSHOT_MINUTES", 5)
+if OPSDASH_SNAPSHOT_MINUTES < 1 or OPSDASH_REPAIR_CHUNK_SIZE < 1:
+    raise ImproperlyConfigured("OPSDASH_SNAPSHOT_MINUTES and OPSDASH_REPAIR_CHUNK_SIZE must be at least 1")
+# https://docs.celeryq.dev/en/stable/userguide/periodic-tasks.html#beat-entries
+CELERY_BEAT_SCHEDULE = {
+    "metrics-snapshot": {
+        "task": "consistency.tasks.take_metrics_snapshot",
+        "schedule": timedelta(minutes=OPSDASH_SNAPSHOT_MINUTES),
+    },
+}
 # The platform team's target for unresolved interventions.
 OPSDASH_INTERVENTION_TARGET = env_int("OPSDASH_INTERVENTION_TARGET", 5)
 

@@ -19,6 +19,7 @@ class JobState(models.TextChoices):
 
 
 FINISHED_STATES = (JobState.SUCCEEDED, JobState.FAILED, JobState.PARTIALLY_FAILED, JobState.CANCELLED)
+ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING)
 
 
 class JobRun(models.Model):
@@ -37,7 +38,11 @@ class JobRun(models.Model):
     # Progress: chunks for a repair-all, therapists for a resync.
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)
+    # Therapists examined, those with at least one row written (or, in a dry run, that
+    # would be) and those whose repair failed and went to manual_intervention_log.
     therapists_total = models.PositiveIntegerField(default=0)
+    therapists_changed = models.PositiveIntegerField(default=0)
+    therapists_failed = models.PositiveIntegerField(default=0)
     # {"users": {"avatar_url": 12, ...}, "therapist_profiles": {...}, ...}
     rows_changed = models.JSONField(default=dict, blank=True)
     interventions_logged = models.PositiveIntegerField(default=0)
@@ -52,6 +57,15 @@ class JobRun(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["kind", "state"])]
+        constraints = [
+            # One repair of everyone at a time: the database refuses a second queued or
+            # running one, so two quick clicks (or two web servers) start a single job.
+            models.UniqueConstraint(
+                fields=["kind"],
+                condition=models.Q(kind="repair_all", dry_run=False, state__in=["queued", "running"]),
+                name="one_active_repair_all",
+            ),
+        ]
         permissions = [
             ("run_jobs", "Can run repair-all and resync"),
             ("manage_safety_net", "Can install and roll back the safety-net triggers"),
@@ -87,3 +101,46 @@ class JobEvent(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
+
+
+class ChunkState(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+FINISHED_CHUNK_STATES = (ChunkState.DONE, ChunkState.SKIPPED, ChunkState.FAILED)
+
+
+class JobChunk(models.Model):
+    """
+    One keyset range of therapists of a repair-all (after < users.id <= upto).
+
+    The row makes a chunk task idempotent: a redelivered task finds its chunk done
+    and adds nothing twice to the job's totals.
+    """
+
+    job = models.ForeignKey(JobRun, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    after = models.UUIDField()
+    upto = models.UUIDField()
+    state = models.CharField(max_length=20, choices=ChunkState.choices, default=ChunkState.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    therapists = models.PositiveIntegerField(default=0)
+    therapists_changed = models.PositiveIntegerField(default=0)
+    therapists_failed = models.PositiveIntegerField(default=0)
+    rows_changed = models.JSONField(default=dict, blank=True)
+    interventions_logged = models.PositiveIntegerField(default=0)
+    interventions_resolved = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "index"]
+        constraints = [models.UniqueConstraint(fields=["job", "index"], name="one_row_per_chunk")]
+
+    def __str__(self):
+        return f"chunk {self.index} of job #{self.job_id}"

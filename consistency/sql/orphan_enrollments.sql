@@ -1,9 +1,9 @@
 -- SPEC §3 orphan-enrollment: an approved enrollment, canonical among the enrollments
 -- of its normalised email, whose user_id is NULL and whose normalised email matches
--- no user. Counts enrollments.
-select count(*)
+-- no user. One row per such enrollment: the metrics count them, a repair logs them.
+select ranked.id, ranked.email, ranked.norm_email
 from (
-    select e.user_id, e.status, lower(btrim(e.email)) as norm_email,
+    select e.id, e.email, e.user_id, e.status, lower(btrim(e.email)) as norm_email,
            row_number() over (
                partition by lower(btrim(e.email))
                order by (e.status = 'approved') desc, e.updated_at desc, e.id desc

@@ -27,6 +27,7 @@ create table if not exists therapist_enrollments (
     email varchar(255) not null,
     full_name varchar(255) not null,
     phone varchar(50),
+    licensed_qualification varchar(255),
     bio text,
     experience_years integer default 0,
     specializations text[],

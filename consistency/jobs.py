@@ -1,0 +1,233 @@
+"""
+Start, cancel and preview repair jobs: what views, commands and the admin call.
+
+Each start creates a JobRun (queued), writes an audit entry and queues a Celery task
+that calls consistency.runner. Two repair-alls never run at once: the database's
+unique index one_active_repair_all refuses the second JobRun, so two quick clicks (or
+two web servers) start one job.
+"""
+
+from uuid import uuid4
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from kombu.exceptions import KombuError
+
+from interventions.log import OPSDASH, resolve_open
+
+from . import repair, runner
+from .checks import normalise_email, states_for_email
+from .models import ACTIVE_STATES, AuditAction, JobEvent, JobKind, JobRun, JobState
+from .models.audit import record
+
+
+class JobError(Exception):
+    """A job cannot be started or an action cannot be taken; str() says why."""
+
+
+class JobAlreadyRunning(JobError):
+    """A repair-all is queued or running."""
+
+    def __init__(self, job):
+        self.job = job
+        who = job.requested_by.get_username() if job.requested_by else "opsdash"
+        since = timezone.localtime(job.started_at or job.created_at).strftime("%Y-%m-%d %H:%M")
+        super().__init__(
+            f"{job} is already {job.get_state_display().lower()} (asked by {who} at {since}): "
+            "wait for it to finish or cancel it."
+        )
+
+
+class UnknownTherapist(JobError):
+    """No therapist has that normalised email."""
+
+
+class InvalidEmail(JobError):
+    """The email is malformed."""
+
+
+class QueueUnavailable(JobError):
+    """The broker (Redis) is down; the JobRun is marked failed with the reason."""
+
+
+class MissingProfileError(JobError):
+    """A profile cannot be created for this therapist (it has one, lacks an enrollment, ...)."""
+
+
+def check_email(email):
+    """Return the normalised email, or raise InvalidEmail."""
+    normalised = normalise_email(email)
+    try:
+        validate_email(normalised)
+    except ValidationError:
+        raise InvalidEmail(f"{email!r} is not a valid email address.") from None
+    return normalised
+
+
+def find_therapist_ids(email):
+    """Return the ids of the therapists with this email (normalised), or raise a JobError."""
+    normalised = check_email(email)
+    ids = repair.therapist_ids_for_email(normalised)
+    if not ids:
+        raise UnknownTherapist(f"No therapist has the email {normalised}.")
+    return ids
+
+
+def _actor_name(user):
+    return user.get_username() if user and user.is_authenticated else "opsdash"
+
+
+def _create(requested_by, kind, target="", dry_run=False):
+    with transaction.atomic():
+        job = JobRun.objects.create(
+            kind=kind,
+            target=target,
+            dry_run=dry_run,
+            requested_by=requested_by if requested_by and requested_by.is_authenticated else None,
+        )
+        JobEvent.objects.create(job=job, state=JobState.QUEUED, message=f"Requested by {_actor_name(requested_by)}")
+    return job
+
+
+def _enqueue(job, task):
+    """
+    Queue ``task`` for the job, or mark the job failed and raise QueueUnavailable.
+
+    A fresh broker connection per job makes a Redis outage show at once, as a clear
+    error, instead of a job that stays queued forever.
+    """
+    task_id = str(uuid4())
+    JobRun.objects.filter(pk=job.pk).update(celery_task_id=task_id)
+    job.celery_task_id = task_id
+    app = task.app
+    try:
+        with app.connection_for_write() as connection:
+            task.apply_async(
+                (job.pk,), task_id=task_id, connection=connection, queue=settings.CELERY_TASK_DEFAULT_QUEUE
+            )
+    except (KombuError, OSError) as exc:
+        broker = app.connection_for_write().as_uri()
+        message = f"The task queue ({broker}) is unavailable: {exc}. Nothing was changed; start the job again."
+        runner.fail_job(job.pk, message)
+        job.refresh_from_db()
+        raise QueueUnavailable(message) from None
+    return job
+
+
+def start_repair_all(requested_by, dry_run=False, queue=True):
+    """
+    Create a repair-all JobRun and queue it; return the job.
+
+    Refuses (JobAlreadyRunning) while another repair-all that writes is queued or
+    running. A dry run computes what would change, writing nothing to the platform.
+    With ``queue=False`` the caller runs it (runner.run_repair_all) instead of a worker.
+    """
+    try:
+        job = _create(requested_by, JobKind.REPAIR_ALL, dry_run=dry_run)
+    except IntegrityError:
+        active = JobRun.objects.filter(kind=JobKind.REPAIR_ALL, dry_run=False, state__in=ACTIVE_STATES).first()
+        if active is None:  # it finished in between: the caller may simply retry
+            raise JobError("Another repair-all was just starting; try again.") from None
+        raise JobAlreadyRunning(active) from None
+    record(requested_by, AuditAction.REPAIR_ALL, "all", job=job, dry_run=dry_run)
+    if queue:
+        from .tasks import repair_all
+
+        _enqueue(job, repair_all)
+    return job
+
+
+def start_resync(requested_by, email, queue=True):
+    """Validate the email, find the therapist, create a resync JobRun and queue it; return the job."""
+    normalised = check_email(email)
+    find_therapist_ids(normalised)
+    job = _create(requested_by, JobKind.RESYNC, target=normalised)
+    record(requested_by, AuditAction.RESYNC, normalised, job=job)
+    if queue:
+        from .tasks import resync_therapist
+
+        _enqueue(job, resync_therapist)
+    return job
+
+
+def request_cancel(job, user):
+    """
+    Ask a job to stop after the chunk in hand; return False if it had already finished.
+
+    Only the operator who started it or a superuser may cancel it (PermissionDenied).
+    A job still queued is cancelled at once, so a job no worker picked up never blocks
+    the next repair-all.
+    """
+    if not (user.is_superuser or (job.requested_by_id is not None and job.requested_by_id == user.pk)):
+        raise PermissionDenied("Only the operator who started this job or a superuser may cancel it.")
+    asked = JobRun.objects.filter(pk=job.pk, state__in=ACTIVE_STATES).update(cancel_requested=True)
+    if not asked:
+        job.refresh_from_db()
+        return False
+    who = _actor_name(user)
+    if not runner.transition(
+        job.pk,
+        JobState.CANCELLED,
+        f"Cancelled by {who} before it started",
+        from_states=[JobState.QUEUED],
+        finished_at=timezone.now(),
+    ):
+        JobEvent.objects.create(job_id=job.pk, state=JobState.RUNNING, message=f"Cancel requested by {who}")
+    record(user, AuditAction.CANCEL, job.target or "all", job=job)
+    job.refresh_from_db()
+    return True
+
+
+def resync_preview(email):
+    """Return what a resync would write, [{table, column, before, after}, ...]; writes nothing."""
+    find_therapist_ids(email)
+    return repair.preview_email(check_email(email))
+
+
+def create_missing_profile_preview(email):
+    """
+    Return the profile that "create the missing profile" would insert (SPEC §4 operator action).
+
+    The values are the repair's canonical ones from the canonical enrollment (avatar
+    falling back to the user's), plus the enrollment's licensed qualification where
+    the platform's table has one; None there means the operator must give it.
+    """
+    normalised = check_email(email)
+    find_therapist_ids(normalised)
+    missing = [state for state in states_for_email(normalised) if state.missing_profile]
+    if not missing:
+        raise MissingProfileError(f"Every therapist with the email {normalised} has a profile.")
+    if len(missing) > 1:
+        raise MissingProfileError(
+            f"{len(missing)} users share the email {normalised}: resolve the duplicate users first."
+        )
+    if missing[0].missing_enrollment:
+        raise MissingProfileError(f"The therapist {normalised} has no enrollment to create the profile from.")
+    return repair.missing_profile_values(missing[0].therapist_id)
+
+
+def create_missing_profile(requested_by, email, licensed_qualification=None):
+    """Create the missing profile shown by create_missing_profile_preview; return its id."""
+    values = create_missing_profile_preview(email)
+    if licensed_qualification:
+        values["licensed_qualification"] = licensed_qualification.strip()
+    if not values["licensed_qualification"]:
+        raise MissingProfileError(
+            "The enrollment has no licensed qualification, which a profile requires: give it to create the profile."
+        )
+    profile_id = repair.insert_profile(values)
+    if profile_id is None:
+        raise MissingProfileError(f"The therapist {normalise_email(email)} has a profile now.")
+    normalised = normalise_email(email)
+    resolve_open(
+        "missing-profile",
+        normalised,
+        resolved_by=_actor_name(requested_by) if requested_by else OPSDASH,
+        note="Profile created from the enrollment in opsdash.",
+        user_id=values["user_id"],
+    )
+    record(requested_by, AuditAction.CREATE_PROFILE, normalised, profile_id=str(profile_id))
+    return profile_id

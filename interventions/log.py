@@ -1,0 +1,127 @@
+"""
+The rules of manual_intervention_log (SPEC §4, the platform's GRACEFUL-DEGRADATION-PATTERN).
+
+- A problem is logged once: while an unresolved row with the same operation and
+  entity_id exists, no new row is added.
+- Whoever finds a problem gone resolves its open rows, saying who and why.
+
+Two writers checking "is it already logged?" at the same moment would both add a row:
+the table has no unique index to lean on, and opsdash creates nothing in the platform
+database but the log itself. So a writer first takes a transaction-level advisory lock
+per problem, the same key as the safety-net triggers' opsdash_log_sync_failure(), and
+checks again under it. Keys are locked in sorted order, so two writers of overlapping
+sets cannot deadlock, and only for problems not logged yet, so a repair that finds
+everything logged takes none.
+"""
+
+import json
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connections, transaction
+
+PLATFORM_DB = "platform"
+OPSDASH = "opsdash"
+
+# Operations the platform and opsdash log for a sync that failed. A repair resolves
+# them when it finds the therapist's data consistent again.
+SYNC_OPERATIONS = ("avatar-sync", "profile-sync", "verification-sync", "therapist-sync")
+# A therapist whose repair failed even alone (SPEC §4 graceful degradation).
+THERAPIST_SYNC = "therapist-sync"
+
+# The advisory lock key of one problem, as in consistency/sql/safety_net_install.sql.
+_LOCK_KEY = "hashtextextended('opsdash intervention ' || x.operation || ' ' || coalesce(x.entity_id, ''), 0)"
+_STILL_OPEN = """
+    select 1 from manual_intervention_log l
+    where l.operation = x.operation
+      and l.entity_id is not distinct from x.entity_id
+      and l.resolved is not true
+"""
+# Rows given as a JSON array of {operation, entity_id, error, payload}.
+_FROM_JSON = (
+    "select * from jsonb_to_recordset(%(entries)s::jsonb)"
+    " as e(operation text, entity_id text, error text, payload jsonb)"
+)
+
+_RESOLVE_SQL = """
+update manual_intervention_log set
+    resolved = true,
+    resolved_at = now(),
+    resolved_by = %(resolved_by)s,
+    resolution_notes = %(note)s
+where resolved is not true
+  and operation = any(%(operations)s)
+  and (lower(btrim(entity_id)) = lower(btrim(%(entity_id)s)) or entity_id = %(user_id)s)
+"""
+
+
+def log_once(cursor, source_sql, params):
+    """
+    Log each problem of ``source_sql`` once; return how many rows were added.
+
+    ``source_sql`` is a fixed statement (never input) selecting operation, entity_id,
+    error and payload, with its values in ``params``; of several rows for one problem
+    the first by error is kept. Runs in the caller's transaction, which holds the locks
+    until it ends.
+    """
+    cursor.execute(
+        f"""
+        select pg_advisory_xact_lock(key) from (
+            select distinct {_LOCK_KEY} as key from ({source_sql}) x
+            where not exists ({_STILL_OPEN})
+            order by 1
+        ) keys
+        """,
+        params,
+    )
+    cursor.execute(
+        f"""
+        insert into manual_intervention_log (operation, entity_id, error, payload)
+        select distinct on (x.operation, x.entity_id) x.operation, x.entity_id, x.error, x.payload
+        from ({source_sql}) x
+        where not exists ({_STILL_OPEN})
+        order by x.operation, x.entity_id, x.error
+        """,
+        params,
+    )
+    return cursor.rowcount
+
+
+def log_interventions(entries, using=PLATFORM_DB):
+    """
+    Log each problem of ``entries`` once, set-based; return how many rows were added.
+
+    ``entries`` are dicts with operation, entity_id, error and payload (JSON-able).
+    """
+    entries = list(entries)
+    if not entries:
+        return 0
+    document = json.dumps(entries, cls=DjangoJSONEncoder)
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        return log_once(cursor, _FROM_JSON, {"entries": document})
+
+
+def log_intervention(operation, entity_id, error, payload=None, using=PLATFORM_DB):
+    """Log a problem unless it is already logged and unresolved; return whether a row was added."""
+    entry = {"operation": operation, "entity_id": entity_id, "error": error, "payload": payload}
+    return log_interventions([entry], using=using) == 1
+
+
+def resolve_open(operations, entity_id, resolved_by=OPSDASH, note="", user_id=None, using=PLATFORM_DB):
+    """
+    Resolve the open interventions of these operations for one therapist; return how many.
+
+    ``entity_id`` matches the logged entity_id as a normalised email; ``user_id``, when
+    given, also matches rows the platform logged under the user's id.
+    """
+    if isinstance(operations, str):
+        operations = [operations]
+    params = {
+        "operations": list(operations),
+        "entity_id": entity_id,
+        "user_id": str(user_id) if user_id else None,
+        "resolved_by": resolved_by,
+        "note": note,
+    }
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        cursor.execute(_RESOLVE_SQL, params)
+        return cursor.rowcount

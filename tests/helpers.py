@@ -1,0 +1,43 @@
+"""Read and age the platform tables in tests: what a repair changed, and when."""
+
+from datetime import datetime, timezone
+
+from django.db import connections
+
+from consistency import repair
+
+LONG_AGO = datetime(2020, 1, 1, tzinfo=timezone.utc)
+
+
+def backdate_platform_rows():
+    """Set every platform row's updated_at to LONG_AGO, so a repair's now() stands out."""
+    with connections["platform"].cursor() as cursor:
+        for table in repair.TABLES:
+            cursor.execute(f"update {table} set updated_at = %s", [LONG_AGO])
+
+
+def platform_contents():
+    """Return every row of the three therapist tables and the intervention log, as text, sorted."""
+    contents = {}
+    with connections["platform"].cursor() as cursor:
+        for table in (*repair.TABLES, "manual_intervention_log"):
+            cursor.execute(f"select t::text from {table} t order by 1")
+            contents[table] = [row[0] for row in cursor.fetchall()]
+    return contents
+
+
+def repair_everyone(**kwargs):
+    """Repair every therapist as one chunk."""
+    return repair.repair_range(repair.FIRST_ID, repair.LAST_ID, **kwargs)
+
+
+def open_interventions(operation=None):
+    """Return (operation, entity_id) of the unresolved interventions, sorted."""
+    sql = "select operation, entity_id from manual_intervention_log where resolved is not true"
+    params = []
+    if operation:
+        sql += " and operation = %s"
+        params.append(operation)
+    with connections["platform"].cursor() as cursor:
+        cursor.execute(sql + " order by 1, 2", params)
+        return cursor.fetchall()
