@@ -12,6 +12,7 @@ from collections import defaultdict
 from django.db import connections, transaction
 from django.utils import timezone
 
+from consistency import jobs as job_api
 from consistency.models import AuditAction
 from consistency.models.audit import record
 
@@ -99,8 +100,6 @@ def retry(interventions, user):
     A therapist that cannot be resynced (unknown email, queue down) is reported in
     ``errors`` as (entity_id, message) and the others go on.
     """
-    from consistency import jobs as job_api
-
     by_entity = defaultdict(list)
     for pk, entity_id, operation in interventions.exclude(resolved=True).values_list("id", "entity_id", "operation"):
         by_entity[entity_id].append((str(pk), operation))

@@ -4,6 +4,7 @@ import pytest
 from django.db import connections
 
 from consistency.schema import create_platform_tables
+from tests.worker import Worker
 
 PLATFORM_TABLES = ("manual_intervention_log", "therapist_profiles", "therapist_enrollments", "user_credits", "users")
 
@@ -30,7 +31,7 @@ def committed_platform(transactional_db, django_db_blocker):
 
 def role(name):
     """
-    Return the group of a role, made by the data migration consistency 0003_roles.
+    Return the group of a role, made by the data migration consistency 0004_roles.
 
     A transactional test (live server, worker) ends with a flush that empties the
     auth tables; the permissions come back with it (post_migrate), the groups do not:
@@ -40,7 +41,7 @@ def role(name):
     from django.contrib.auth.models import Group
 
     if not Group.objects.filter(name=name).exists():
-        importlib.import_module("consistency.migrations.0003_roles").create_groups(apps)
+        importlib.import_module("consistency.migrations.0004_roles").create_groups(apps)
     return Group.objects.get(name=name)
 
 
@@ -86,30 +87,41 @@ def superuser_client(client, sam):
 
 
 @pytest.fixture
-def isolated_queue():
+def isolated_queue(settings):
     """
     Send this test's Celery tasks to a queue of its own on the real Redis, and drop it after.
 
-    No worker listens there: the test sees what was queued (``queued()``), and
-    nothing it queued reaches another test's worker.
+    No worker listens there: the test sees how many tasks were queued (``queued()``),
+    and nothing it queued reaches another test's worker.
     """
-    import uuid
+    from uuid import uuid4
 
     from opsdash.celery import app
 
-    name = f"opsdash-test-{uuid.uuid4().hex[:8]}"
-    previous = app.conf.task_default_queue
-    app.conf.task_default_queue = name
+    name = f"opsdash-test-{uuid4().hex[:12]}"
+    settings.CELERY_TASK_DEFAULT_QUEUE = name
 
     class Queue:
-        def __init__(self):
-            self.name = name
-
         def queued(self):
             with app.connection_for_write() as connection:
                 return connection.default_channel.client.llen(name)
 
     yield Queue()
-    app.conf.task_default_queue = previous
     with app.connection_for_write() as connection:
-        connection.default_channel.client.delete(name)
+        connection.default_channel.queue_delete(name)
+
+
+@pytest.fixture
+def start_worker(committed_platform, settings, tmp_path):
+    """Start a worker (pool, concurrency, chunk size); this process queues to its queue. Stopped after."""
+    workers = []
+
+    def start(pool="solo", concurrency=1, chunk_size=2):
+        worker = Worker(tmp_path, pool, concurrency, chunk_size)
+        workers.append(worker)
+        settings.CELERY_TASK_DEFAULT_QUEUE = worker.queue
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()

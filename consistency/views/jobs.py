@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
-from .. import job_report
+from .. import job_report, jobs
 from ..models import FINISHED_STATES, JobRun
 from ..tables import JobRunTable
 
@@ -55,8 +55,6 @@ def job_live(request, pk):
 
 
 def _start_repair_all(request, dry_run):
-    from .. import jobs
-
     try:
         job = jobs.start_repair_all(request.user, dry_run=dry_run)
     except jobs.JobAlreadyRunning as exc:
@@ -92,8 +90,6 @@ def repair_all(request):
 @require_POST
 def cancel_job(request, pk):
     """Ask a job to stop after the chunk in hand (its starter or a superuser only)."""
-    from .. import jobs
-
     job = get_object_or_404(JobRun, pk=pk)
     if jobs.request_cancel(job, request.user):
         messages.success(request, f"{job} stops after the chunk in hand.")

@@ -1,5 +1,6 @@
 """The overview page and its live fragment."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.shortcuts import redirect, render
@@ -7,6 +8,7 @@ from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError
 
 from .. import overview
+from ..tasks import take_metrics_snapshot
 
 SESSION_RATE = "overview_refresh_rate"
 
@@ -50,10 +52,8 @@ def overview_live(request):
 @require_POST
 def refresh_snapshot(request):
     """Queue a new snapshot of the metrics, taken by the worker (seconds at a million therapists)."""
-    from ..tasks import take_metrics_snapshot
-
     try:
-        take_metrics_snapshot.delay()
+        take_metrics_snapshot.apply_async(queue=settings.CELERY_TASK_DEFAULT_QUEUE)
     except OperationalError as exc:
         messages.error(request, f"The queue is unavailable, no snapshot was queued: {exc}")
     else:

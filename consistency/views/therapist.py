@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from .. import therapists
+from .. import jobs, therapists
 from ..checks import normalise_email, states_for_email
 from ..models.results import PROBLEMS
 from .drilldown import row_context
@@ -16,8 +16,6 @@ from .drilldown import row_context
 
 def _preview(email):
     """Return (what a resync would write, why there is no preview)."""
-    from .. import jobs
-
     try:
         return jobs.resync_preview(email), None
     except jobs.JobError as exc:
@@ -26,8 +24,6 @@ def _preview(email):
 
 def _profile_preview(email):
     """Return (the profile "create the missing profile" would insert, why it cannot)."""
-    from .. import jobs
-
     try:
         return jobs.create_missing_profile_preview(email), None
     except jobs.JobError as exc:
@@ -78,8 +74,6 @@ def resync(request):
     From a drill-down row (htmx, with ``problem`` and ``row``) answer with that row,
     which then follows the job until it has finished; otherwise go to the therapist page.
     """
-    from .. import jobs
-
     email = request.POST.get("email", "")
     problem, row = request.POST.get("problem"), request.POST.get("row")
     in_row = bool(request.htmx and problem in PROBLEMS and row)
@@ -105,8 +99,6 @@ def _therapist_url(email):
 @require_POST
 def create_profile(request):
     """Create the missing profile of a therapist from its canonical enrollment (SPEC §4), as previewed."""
-    from .. import jobs
-
     email = request.POST.get("email", "")
     try:
         profile_id = jobs.create_missing_profile(request.user, email, request.POST.get("licensed_qualification", ""))

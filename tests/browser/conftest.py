@@ -1,20 +1,15 @@
 """
 Browser tests: Debian's Chromium (Playwright) against a live server, with a real
-Celery worker on the test databases.
+Celery worker on the test databases (tests/worker.py).
 
 Screenshots of the main pages go to OPSDASH_SCREENSHOTS when it is set
 (``OPSDASH_SCREENSHOTS=docs/screenshots pytest -m browser`` refreshes the README's).
 """
 
 import os
-import subprocess
-import sys
-import time
-import uuid
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from consistency.seed import seed_platform
 from consistency.snapshots import take_snapshot
@@ -55,54 +50,10 @@ def seeded_platform(committed_platform):
     return take_snapshot()
 
 
-def _database_url(alias):
-    db = settings.DATABASES[alias]
-    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
 @pytest.fixture
-def celery_worker(committed_platform, tmp_path):
-    """
-    Start a Celery worker process on the test databases and a queue of its own.
-
-    The queue name keeps this run's tasks from any other worker on the same Redis;
-    the live server's enqueues go there too (task_default_queue is read per send).
-    """
-    from opsdash.celery import app
-
-    queue = f"opsdash-test-{uuid.uuid4().hex[:8]}"
-    log = tmp_path / "worker.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url("default"),
-        "PLATFORM_DATABASE_URL": _database_url("platform"),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "OPSDASH_CELERY_QUEUE": queue,
-    }
-    command = [
-        sys.executable, "-m", "celery", "-A", "opsdash", "worker", "--pool=solo", "-Q", queue,
-        "--pidfile", str(tmp_path / "worker.pid"), "--loglevel=INFO",
-        "--without-heartbeat", "--without-gossip", "--without-mingle",
-    ]
-    with open(log, "w") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=Path(settings.BASE_DIR))
-    previous = app.conf.task_default_queue
-    app.conf.task_default_queue = queue
-    try:
-        deadline = time.monotonic() + 60
-        while "ready." not in log.read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the Celery worker did not start:\n" + log.read_text())
-            time.sleep(0.2)
-        yield process
-    finally:
-        app.conf.task_default_queue = previous
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def celery_worker(start_worker):
+    """A real Celery worker on the test databases; the live server queues to it (chunks of 50)."""
+    return start_worker(chunk_size=50)
 
 
 @pytest.fixture

@@ -3,107 +3,23 @@ The Celery tasks on a real worker: a `celery worker` subprocess on the local Red
 connected to the pytest databases, running the jobs this test process queues.
 """
 
-import os
-import signal
-import subprocess
-import sys
-import time
-from uuid import uuid4
-
 import psycopg
 import pytest
-from django.conf import settings
 from django.db import connections
 
 from consistency import jobs
 from consistency.checks import states_for_ids
 from consistency.models import ChunkState, JobRun, JobState, MetricSnapshot
-from opsdash.celery import app
 from tests.factories import make_therapist
+from tests.worker import database_url, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(databases=["default", "platform"], transaction=True)]
 
 FINISHED = [JobState.SUCCEEDED, JobState.FAILED, JobState.PARTIALLY_FAILED, JobState.CANCELLED]
 
 
-def database_url(alias):
-    """Return a postgres:// URL of the test database behind a connection alias."""
-    db = connections[alias].settings_dict
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
-def wait_for(condition, timeout=60, what="the condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def finished(job):
     return wait_for(lambda: JobRun.objects.filter(pk=job.pk, state__in=FINISHED).first(), what=f"{job} to finish")
-
-
-class Worker:
-    """A `celery worker` subprocess consuming a queue of its own; stopped by its pidfile."""
-
-    def __init__(self, tmp_path, pool, concurrency, chunk_size):
-        self.queue = f"opsdash-test-{uuid4().hex[:12]}"
-        self.pidfile = tmp_path / f"{self.queue}.pid"
-        self.logfile = tmp_path / f"{self.queue}.log"
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url("default"),
-            "PLATFORM_DATABASE_URL": database_url("platform"),
-            "OPSDASH_CELERY_QUEUE": self.queue,
-            "OPSDASH_REPAIR_CHUNK_SIZE": str(chunk_size),
-        }
-        command = [
-            sys.executable, "-m", "celery", "-A", "opsdash", "worker",
-            f"--pool={pool}", f"--concurrency={concurrency}",
-            f"--pidfile={self.pidfile}", f"--logfile={self.logfile}", "--loglevel=INFO",
-            f"--hostname={self.queue}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
-        ]  # fmt: skip
-        self.process = subprocess.Popen(command, cwd=settings.BASE_DIR, env=env)
-        wait_for(self._ready, timeout=60, what="the worker to be ready")
-
-    def _ready(self):
-        if self.process.poll() is not None:
-            raise AssertionError(f"the worker exited:\n{self.log()}")
-        return "ready." in self.log()
-
-    def log(self):
-        return self.logfile.read_text() if self.logfile.exists() else ""
-
-    def stop(self):
-        if self.pidfile.exists():
-            os.kill(int(self.pidfile.read_text()), signal.SIGTERM)
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
-        with app.connection_for_write() as connection:
-            connection.default_channel.queue_delete(self.queue)
-
-
-@pytest.fixture
-def start_worker(committed_platform, settings, tmp_path):
-    """Start a worker (pool, concurrency, chunk size); this process queues to its queue. Stopped after."""
-    workers = []
-
-    def start(pool="solo", concurrency=1, chunk_size=2):
-        worker = Worker(tmp_path, pool, concurrency, chunk_size)
-        workers.append(worker)
-        settings.CELERY_TASK_DEFAULT_QUEUE = worker.queue
-        return worker
-
-    yield start
-    for worker in workers:
-        worker.stop()
 
 
 @pytest.fixture

@@ -26,10 +26,10 @@ def test_repair_all_starts_with_a_dry_run(operator_client, isolated_queue):
 
 
 def test_finished_dry_run_offers_the_real_run(operator_client):
-    job = JobRun.objects.create(kind=JobKind.REPAIR_ALL, dry_run=True, state="succeeded", therapists_total=12,
+    job = JobRun.objects.create(kind=JobKind.REPAIR_ALL, dry_run=True, state="succeeded", therapists_total=40, therapists_changed=12,
                                 rows_changed={"therapist_profiles": {"bio": 12}})
     html = operator_client.get(reverse("consistency:job", args=[job.pk])).content.decode()
-    assert ">Run repair-all now</button>" in html and "12 therapists" in html
+    assert ">Run repair-all now</button>" in html and "rows of 12 therapists" in html
 
 
 def test_real_run_needs_the_confirmation(operator_client, isolated_queue):

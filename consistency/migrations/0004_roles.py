@@ -55,7 +55,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
-        ("consistency", "0002_results"),
+        ("consistency", "0003_results"),
         ("interventions", "0002_resolve_permission"),
     ]
 
