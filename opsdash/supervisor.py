@@ -97,19 +97,14 @@ class Supervisor:
 
         Return 0 when stopped on request, 1 when a program exited by itself.
         """
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            exited = None
-            while not self._stop_requested.wait(0.2):
-                exited = next((p for p in self.programs if p.process.poll() is not None), None)
-                if exited is not None:
-                    self.say(exited.name, f"exited with status {exited.process.returncode}; stopping the others")
-                    break
-            self.stop()
-            return 0 if exited is None else 1
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        exited = None
+        while not self._stop_requested.wait(0.2):
+            exited = next((p for p in self.programs if p.process.poll() is not None), None)
+            if exited is not None:
+                self.say(exited.name, f"exited with status {exited.process.returncode}; stopping the others")
+                break
+        self.stop()
+        return 0 if exited is None else 1
 
     def stop(self):
         """
@@ -140,9 +135,16 @@ class Supervisor:
 
     def run(self):
         """Start the programs and supervise them until stopped; return the exit status."""
+        # The handlers go in before the first program starts: a Ctrl-C that arrives
+        # while the programs are starting must stop them too, not kill the supervisor.
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self.wait()
+            try:
+                self.start()
+            except BaseException:
+                self.stop()
+                raise
+            return self.wait()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
