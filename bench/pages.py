@@ -35,29 +35,16 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import Group, User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.db import connections  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.urls import reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from bench.checks import therapist_count, timed  # noqa: E402
 from consistency.checks import compute_metrics  # noqa: E402
 from consistency.models import MetricSnapshot, TherapistResult  # noqa: E402
 from consistency.results import refresh_results  # noqa: E402
 from consistency.seed import seed_platform  # noqa: E402
 from consistency.snapshots import after_repair, take_snapshot  # noqa: E402
-
-
-def timed(label, func, *args, **kwargs):
-    started = time.monotonic()
-    result = func(*args, **kwargs)
-    print(f"| {label} | {time.monotonic() - started:.2f} s |", flush=True)
-    return result
-
-
-def therapist_count():
-    with connections["platform"].cursor() as cursor:
-        cursor.execute("select count(*) from users where user_type = 'therapist'")
-        return cursor.fetchone()[0]
 
 
 def a_week_of_snapshots(latest):
