@@ -149,7 +149,7 @@ def compute_metrics(using=PLATFORM_DB):
         row = _fetch_dicts(cursor)[0]
         cursor.execute(load_sql("duplicate_users.sql"))
         duplicate_users = cursor.fetchone()[0]
-        cursor.execute(load_sql("orphan_enrollments.sql"))
+        cursor.execute(f"select count(*) from ({load_sql('orphan_enrollments.sql')}) orphan")
         orphan_enrollments = cursor.fetchone()[0]
         unresolved = None
         if intervention_log_exists(using):
