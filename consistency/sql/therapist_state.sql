@@ -190,8 +190,11 @@ checked as (
         -- specializations: equal as case-insensitive sets, NULL = empty.
         case
             when not j.comparable then null
-            -- Identical arrays need no set comparison (most rows, and cheap to tell).
+            -- Identical arrays need no set comparison (most rows, and cheap to tell), nor
+            -- arrays that differ only in case: lowercasing an array's text lowercases
+            -- each item and keeps its quoting, so equal texts mean equal lists.
             when j.e_list = j.p_specializations then true
+            when lower(j.e_list::text) = lower(j.p_specializations::text) then true
             else array(select distinct lower(x) from unnest(j.e_list) x where x is not null order by 1)
                  = array(select distinct lower(x) from unnest(j.p_specializations) x where x is not null order by 1)
         end as specializations_ok,
