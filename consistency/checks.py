@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from django.db import connections
+from django.db import connections, transaction
 from django.utils import timezone
 
 PLATFORM_DB = "platform"
@@ -37,6 +37,21 @@ BY_IDS = "u.id = any(%(ids)s::uuid[])"
 # Keyset chunk of a repair: the therapists with after < id <= upto.
 BY_ID_RANGE = "u.id > %(after)s::uuid and u.id <= %(upto)s::uuid"
 BY_NORMALISED_EMAIL = "lower(btrim(u.email)) = lower(btrim(%(email)s))"
+
+# Settings for the transaction that runs therapist_state.sql, applied with SET LOCAL so
+# they end with it (and work through a transaction-mode connection pooler, which a
+# connection-wide option would not). Measured in docs/benchmarks.md, "Checks engine".
+# - jit off: PostgreSQL compiles the statement's ~130 expressions whenever its cost
+#   estimate passes jit_above_cost, which it always does (users and enrollments are
+#   scanned), and compiling takes 0.1-1.5 s: more than one chunk or one therapist takes
+#   without it, and no less than it saves over a million therapists.
+# - enable_nestloop off, over everyone only: PostgreSQL cannot estimate how many distinct
+#   normalised emails a CTE holds (it assumes 200), so where an expression index on
+#   lower(btrim(email)) exists it would look a million therapists up one at a time
+#   (twice the time). Over everyone every join is best hashed; the LATERAL list and
+#   the twin lookup stay nested, having no other way.
+STATE_SETTINGS = {"jit": "off"}
+ALL_THERAPISTS_SETTINGS = {**STATE_SETTINGS, "enable_nestloop": "off"}
 
 
 @cache
@@ -82,10 +97,18 @@ def _fetch_dicts(cursor):
     return [dict(zip(columns, values)) for values in cursor.fetchall()]
 
 
+def apply_state_settings(cursor, therapist_filter):
+    """Apply the settings of therapist_state.sql under this filter to the rest of the transaction."""
+    settings = ALL_THERAPISTS_SETTINGS if therapist_filter == ALL_THERAPISTS else STATE_SETTINGS
+    for name, value in settings.items():
+        cursor.execute("select set_config(%s, %s, true)", [name, value])
+
+
 def therapist_states(therapist_filter=ALL_THERAPISTS, params=None, using=PLATFORM_DB):
     """Return the state of the therapists the filter selects, ordered by id."""
     sql = state_sql(therapist_filter) + " order by c.therapist_id"
-    with connections[using].cursor() as cursor:
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        apply_state_settings(cursor, therapist_filter)
         cursor.execute(sql, params or {})
         return [TherapistState(row) for row in _fetch_dicts(cursor)]
 
@@ -127,7 +150,8 @@ def compute_metrics(using=PLATFORM_DB):
        a statement of its own.
     3. Unresolved interventions are counted where the log exists.
     """
-    with connections[using].cursor() as cursor:
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        apply_state_settings(cursor, ALL_THERAPISTS)
         cursor.execute(_metrics_sql())
         row = _fetch_dicts(cursor)[0]
         cursor.execute(load_sql("duplicate_users.sql"))

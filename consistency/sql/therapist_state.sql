@@ -5,52 +5,83 @@
 with therapist as (
     -- SPEC §2: a therapist is a users row with user_type 'therapist'.
     select u.id, u.email, lower(btrim(u.email)) as norm_email, u.full_name,
-           u.is_verified, u.is_active, u.avatar_url, u.updated_at
+           u.is_verified, u.is_active, u.avatar_url
     from users u
     where u.user_type = 'therapist' and ({therapist_filter})
 ),
-candidate as (
-    -- SPEC §2: the enrollments linked by user_id ...
-    select t.id as therapist_id, e.id, e.status, e.updated_at
-    from therapist t
-    join therapist_enrollments e on e.user_id = t.id
-    union all
-    -- ... plus the unlinked ones whose normalised email is the therapist's.
-    select t.id, e.id, e.status, e.updated_at
-    from therapist t
-    join therapist_enrollments e on e.user_id is null and lower(btrim(e.email)) = t.norm_email
-),
-ranked as (
-    -- SPEC §2: the canonical enrollment is the approved one updated last, else the one
-    -- updated last; ties go to the greatest id.
-    select therapist_id, id,
-           count(*) over (partition by therapist_id) as enrollment_count,
-           row_number() over (
-               partition by therapist_id
-               order by (status = 'approved') desc, updated_at desc, id desc
-           ) as position
-    from candidate
+unlinked as (
+    -- SPEC §2: the unlinked enrollments (user_id NULL) whose normalised email is a
+    -- therapist's. One row per normalised email: how many there are, and the first in
+    -- the canonical order (approved first, then the latest updated_at, then the
+    -- greatest id).
+    select distinct on (e.norm_email)
+           e.norm_email,
+           -- The window is sorted as the DISTINCT ON is, so one sort serves both.
+           count(*) over (
+               partition by e.norm_email order by (e.status = 'approved') desc, e.updated_at desc, e.id desc
+               rows between unbounded preceding and unbounded following
+           ) as unlinked_count,
+           e.id, e.status, e.updated_at
+    from (
+        select lower(btrim(e.email)) as norm_email, e.id, e.status, e.updated_at
+        from therapist_enrollments e
+        where e.user_id is null and lower(btrim(e.email)) in (select t.norm_email from therapist t)
+    ) e
+    order by e.norm_email, (e.status = 'approved') desc, e.updated_at desc, e.id desc
 ),
 duplicate_email as (
-    -- SPEC §3 duplicate-user: another user has the same normalised email. Distinct:
-    -- two therapists may share the normalised email, and each must stay one row.
-    select distinct t.norm_email
+    -- SPEC §3 duplicate-user: the therapists' normalised emails that two or more users
+    -- (of any type) share. users.email is unique, so at most one user of such a group
+    -- has an email that is already normalised: every group holds a user whose email is
+    -- not, and only those few users need grouping. A group of one such user is a
+    -- duplicate when another user's email is exactly the normalised one (the unique
+    -- index on users.email finds it).
+    select distinct g.norm_email
+    from (
+        select lower(btrim(o.email)) as norm_email, count(*) as members
+        from users o
+        where o.email <> lower(btrim(o.email))
+          and lower(btrim(o.email)) in (select t.norm_email from therapist t)
+        group by 1
+    ) g
+    where g.members > 1 or exists (select 1 from users x where x.email = g.norm_email)
+),
+ranked as (
+    -- SPEC §2: a therapist's enrollments are the one linked by user_id (user_id is
+    -- unique, SPEC §1) and the unlinked ones of its normalised email. The canonical one
+    -- comes first in the order above, so it is the linked one or the first unlinked
+    -- one; only a therapist that has both needs them compared.
+    select
+        t.*,
+        (linked.id is not null)::int + coalesce(ul.unlinked_count, 0) as enrollment_count,
+        case
+            when ul.id is null then linked.id
+            when linked.id is null then ul.id
+            else (
+                select c.id
+                from (
+                    values (linked.id, linked.status, linked.updated_at), (ul.id, ul.status, ul.updated_at)
+                ) c(id, status, updated_at)
+                order by (c.status = 'approved') desc, c.updated_at desc, c.id desc
+                limit 1
+            )
+        end as canonical_id,
+        (d.norm_email is not null) as duplicate_user
     from therapist t
-    where exists (
-        select 1 from users other
-        where lower(btrim(other.email)) = t.norm_email and other.id <> t.id
-    )
+    left join therapist_enrollments linked on linked.user_id = t.id
+    left join unlinked ul on ul.norm_email = t.norm_email
+    left join duplicate_email d on d.norm_email = t.norm_email
 ),
 joined as (
     select
-        t.id as therapist_id,
-        t.email as u_email,
-        t.norm_email,
-        t.full_name as u_full_name,
-        t.is_verified as u_is_verified,
-        t.is_active as u_is_active,
-        t.avatar_url as u_avatar_url,
-        coalesce(r.enrollment_count, 0) as enrollment_count,
+        r.id as therapist_id,
+        r.email as u_email,
+        r.norm_email,
+        r.full_name as u_full_name,
+        r.is_verified as u_is_verified,
+        r.is_active as u_is_active,
+        r.avatar_url as u_avatar_url,
+        r.enrollment_count,
         e.id as e_id,
         e.user_id as e_user_id,
         e.email as e_email,
@@ -75,13 +106,13 @@ joined as (
         -- each trimmed with inner white space collapsed; empty items and
         -- case-insensitive duplicates dropped, first spelling kept; order kept).
         l.e_list,
-        (d.norm_email is not null) as duplicate_user,
+        r.duplicate_user,
         (e.id is not null and p.id is not null) as comparable
-    from therapist t
-    left join duplicate_email d on d.norm_email = t.norm_email
-    left join ranked r on r.therapist_id = t.id and r.position = 1
-    left join therapist_enrollments e on e.id = r.id
-    left join therapist_profiles p on p.user_id = t.id
+    from ranked r
+    -- The canonical enrollment's row, read once: the list below is computed from its
+    -- own columns, which lets PostgreSQL cache it per distinct value (Memoize).
+    left join therapist_enrollments e on e.id = r.canonical_id
+    left join therapist_profiles p on p.user_id = r.id
     -- OFFSET 0 keeps the subquery from being inlined, so the list is computed once
     -- per therapist however often the checks below read it.
     left join lateral (
@@ -159,8 +190,11 @@ checked as (
         -- specializations: equal as case-insensitive sets, NULL = empty.
         case
             when not j.comparable then null
-            -- Identical arrays need no set comparison (most rows, and cheap to tell).
+            -- Identical arrays need no set comparison (most rows, and cheap to tell), nor
+            -- arrays that differ only in case: lowercasing an array's text lowercases
+            -- each item and keeps its quoting, so equal texts mean equal lists.
             when j.e_list = j.p_specializations then true
+            when lower(j.e_list::text) = lower(j.p_specializations::text) then true
             else array(select distinct lower(x) from unnest(j.e_list) x where x is not null order by 1)
                  = array(select distinct lower(x) from unnest(j.p_specializations) x where x is not null order by 1)
         end as specializations_ok,
@@ -169,6 +203,9 @@ checked as (
         (j.p_id is null) as missing_profile,
         (j.enrollment_count > 1) as duplicate_enrollment
     from joined j
+    -- OFFSET 0: each check is computed once, however often consistent and the
+    -- callers read it.
+    offset 0
 )
 select
     c.*,
