@@ -30,10 +30,14 @@ THERAPIST_SYNC = "therapist-sync"
 
 # The advisory lock key of one problem, as in consistency/sql/safety_net_install.sql.
 _LOCK_KEY = "hashtextextended('opsdash intervention ' || x.operation || ' ' || coalesce(x.entity_id, ''), 0)"
+# An equality on coalesce(), not IS NOT DISTINCT FROM, so that PostgreSQL can hash the
+# open rows: IS NOT DISTINCT FROM compared every problem with every open row (22 s for
+# 20,000 orphans against 100,000 open rows). A NULL entity_id and an empty one are
+# the same "no entity" here.
 _STILL_OPEN = """
     select 1 from manual_intervention_log l
     where l.operation = x.operation
-      and l.entity_id is not distinct from x.entity_id
+      and coalesce(l.entity_id, '') = coalesce(x.entity_id, '')
       and l.resolved is not true
 """
 # Rows given as a JSON array of {operation, entity_id, error, payload}.
