@@ -1,5 +1,5 @@
 -- The orphan enrollments of SPEC §3, one row per problem to log after a repair of
--- everyone (interventions.log.log_once logs each once): the orphan's normalised email.
+-- everyone (interventions.log logs each once): the orphan's normalised email.
 -- repair_orphans holds the rows of consistency/sql/orphan_enrollments.sql.
 select
     'orphan-enrollment' as operation,
