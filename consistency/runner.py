@@ -176,7 +176,7 @@ def finish_repair_all(job_id):
     chunks = job.chunks.all()
     skipped = chunks.filter(state=ChunkState.SKIPPED).count()
     failed = list(chunks.filter(state=ChunkState.FAILED).values_list("index", "error"))
-    fields = {"finished_at": timezone.now()}
+    fields = {}
     if not job.dry_run:
         if not skipped:
             logged, resolved = repair.log_orphan_enrollments(job_id=job_id)
@@ -187,7 +187,7 @@ def finish_repair_all(job_id):
     state, message = _outcome(job, len(chunks), skipped, failed)
     if failed:
         fields["error"] = "\n".join(f"chunk {index}: {error}" for index, error in failed)
-    transition(job_id, state, message, from_states=[JobState.RUNNING], **fields)
+    transition(job_id, state, message, from_states=[JobState.RUNNING], finished_at=timezone.now(), **fields)
 
 
 def _metrics_after(job):

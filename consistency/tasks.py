@@ -84,6 +84,9 @@ def finish_repair_all(self, job_id):
         runner.finish_repair_all(job_id)
     except RETRYABLE as exc:
         _retry_or_give_up(self, exc, lambda reason: runner.fail_job(job_id, reason))
+    except Exception as exc:
+        runner.fail_job(job_id, f"Closing the job failed: {type(exc).__name__}: {exc}")
+        raise
 
 
 @shared_task(ignore_result=True)

@@ -10,8 +10,10 @@ the table has no unique index to lean on, and opsdash creates nothing in the pla
 database but the log itself. So a writer first takes a transaction-level advisory lock
 per problem, the same key as the safety-net triggers' opsdash_log_sync_failure(), and
 checks again under it. Keys are locked in sorted order, so two writers of overlapping
-sets cannot deadlock, and only for problems not logged yet, so a repair that finds
-everything logged takes none.
+sets cannot deadlock, and only for problems not logged yet. Each lock takes a slot of
+PostgreSQL's shared lock table until its transaction ends (64 per connection by
+default), so problems are logged in transactions of at most LOG_BATCH: never inside a
+caller's long transaction (20,000 orphan enrollments at once ran out of shared memory).
 """
 
 import json
@@ -28,12 +30,19 @@ SYNC_OPERATIONS = ("avatar-sync", "profile-sync", "verification-sync", "therapis
 # A therapist whose repair failed even alone (SPEC §4 graceful degradation).
 THERAPIST_SYNC = "therapist-sync"
 
+# Problems per logging transaction, each holding one advisory lock until it commits.
+LOG_BATCH = 200
+
 # The advisory lock key of one problem, as in consistency/sql/safety_net_install.sql.
 _LOCK_KEY = "hashtextextended('opsdash intervention ' || x.operation || ' ' || coalesce(x.entity_id, ''), 0)"
+# An equality on coalesce(), not IS NOT DISTINCT FROM, so that PostgreSQL can hash the
+# open rows: IS NOT DISTINCT FROM compared every problem with every open row (22 s for
+# 20,000 orphans against 100,000 open rows). A NULL entity_id and an empty one are
+# the same "no entity" here.
 _STILL_OPEN = """
     select 1 from manual_intervention_log l
     where l.operation = x.operation
-      and l.entity_id is not distinct from x.entity_id
+      and coalesce(l.entity_id, '') = coalesce(x.entity_id, '')
       and l.resolved is not true
 """
 # Rows given as a JSON array of {operation, entity_id, error, payload}.
@@ -54,19 +63,26 @@ where resolved is not true
 """
 
 
-def log_once(cursor, source_sql, params):
+def unlogged(cursor, source_sql, params):
     """
-    Log each problem of ``source_sql`` once; return how many rows were added.
+    Return the problems of ``source_sql`` that are not logged and open, as dicts.
 
     ``source_sql`` is a fixed statement (never input) selecting operation, entity_id,
-    error and payload, with its values in ``params``; of several rows for one problem
-    the first by error is kept. Runs in the caller's transaction, which holds the locks
-    until it ends.
+    error and payload, with its values in ``params``. Log them with log_interventions
+    once the caller's transaction has ended.
     """
+    cursor.execute(f"select x.* from ({source_sql}) x where not exists ({_STILL_OPEN})", params)
+    columns = [col.name for col in cursor.description]
+    return [dict(zip(columns, row)) for row in cursor.fetchall()]
+
+
+def _log_once(cursor, document):
+    """Log the problems of a JSON array once each, under their locks; return how many rows were added."""
+    params = {"entries": document}
     cursor.execute(
         f"""
         select pg_advisory_xact_lock(key) from (
-            select distinct {_LOCK_KEY} as key from ({source_sql}) x
+            select distinct {_LOCK_KEY} as key from ({_FROM_JSON}) x
             where not exists ({_STILL_OPEN})
             order by 1
         ) keys
@@ -77,7 +93,7 @@ def log_once(cursor, source_sql, params):
         f"""
         insert into manual_intervention_log (operation, entity_id, error, payload)
         select distinct on (x.operation, x.entity_id) x.operation, x.entity_id, x.error, x.payload
-        from ({source_sql}) x
+        from ({_FROM_JSON}) x
         where not exists ({_STILL_OPEN})
         order by x.operation, x.entity_id, x.error
         """,
@@ -88,16 +104,19 @@ def log_once(cursor, source_sql, params):
 
 def log_interventions(entries, using=PLATFORM_DB):
     """
-    Log each problem of ``entries`` once, set-based; return how many rows were added.
+    Log each problem of ``entries`` once; return how many rows were added.
 
-    ``entries`` are dicts with operation, entity_id, error and payload (JSON-able).
+    ``entries`` are dicts with operation, entity_id, error and payload (JSON-able);
+    of several for one problem the first by error is kept. Set-based, in transactions
+    of at most LOG_BATCH problems.
     """
     entries = list(entries)
-    if not entries:
-        return 0
-    document = json.dumps(entries, cls=DjangoJSONEncoder)
-    with transaction.atomic(using=using), connections[using].cursor() as cursor:
-        return log_once(cursor, _FROM_JSON, {"entries": document})
+    added = 0
+    for start in range(0, len(entries), LOG_BATCH):
+        document = json.dumps(entries[start : start + LOG_BATCH], cls=DjangoJSONEncoder)
+        with transaction.atomic(using=using), connections[using].cursor() as cursor:
+            added += _log_once(cursor, document)
+    return added
 
 
 def log_intervention(operation, entity_id, error, payload=None, using=PLATFORM_DB):

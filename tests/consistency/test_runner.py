@@ -121,3 +121,18 @@ def test_a_job_cancelled_before_it_started_never_runs(alice, five_stale_profiles
     assert runner.begin_repair_all(job.pk) == []
     job.refresh_from_db()
     assert job.state == JobState.CANCELLED and not job.chunks.exists()
+
+
+def test_a_job_whose_chunk_task_was_killed_is_closed_with_the_others_done(alice, five_stale_profiles):
+    from consistency.tasks import repair_all_broken
+
+    job = repair_all_job(alice)
+    indexes = runner.begin_repair_all(job.pk)
+    for index in indexes[:-1]:
+        runner.run_chunk(job.pk, index)
+    # The last chunk's task died (hard time limit, lost worker): the chord calls its errback.
+    repair_all_broken("a-task-id", job.pk)
+    job.refresh_from_db()
+    assert job.state == JobState.PARTIALLY_FAILED
+    assert [c.state for c in job.chunks.all()] == [ChunkState.DONE, ChunkState.DONE, ChunkState.FAILED]
+    assert "killed" in job.error and job.finished_at

@@ -90,3 +90,15 @@ def test_two_writers_at_the_same_moment_log_a_problem_once(committed_platform):
         thread.join(10)
     assert sorted(results) == [False, True]
     assert Intervention.objects.count() == 1
+
+
+@pytest.mark.django_db(databases=["default", "platform"], transaction=True)
+def test_twenty_thousand_problems_are_logged_without_running_out_of_locks(committed_platform):
+    # One advisory lock per problem: all in one transaction, PostgreSQL's shared lock
+    # table runs out ("out of shared memory") long before 20,000.
+    entries = [
+        {"operation": "orphan-enrollment", "entity_id": f"orphan{n}@example.com", "error": "orphan", "payload": None}
+        for n in range(20_000)
+    ]
+    assert log_interventions(entries) == 20_000
+    assert log_interventions(entries) == 0

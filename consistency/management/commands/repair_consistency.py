@@ -61,7 +61,7 @@ class Command(BaseCommand):
         if not sync:
             self.stdout.write(f"Queued resync job {job.pk} for {job.target}.")
             return
-        runner.run_resync(job.pk)
+        self._run(job, runner.run_resync)
         self._report(JobRun.objects.get(pk=job.pk))
 
     def _everyone(self, dry_run, sync):
@@ -71,16 +71,23 @@ class Command(BaseCommand):
             self.stdout.write(f"Queued {kind} job {job.pk}.")
             return
         progress = _Progress(self.stderr)
+        self._run(job, runner.run_repair_all, progress=progress)
+        progress.close()
+        self._report(JobRun.objects.get(pk=job.pk))
+
+    def _run(self, job, step, **kwargs):
+        """Run a job's steps here; an interruption cancels it, an error fails it (never left running)."""
         try:
-            job = runner.run_repair_all(job.pk, progress=progress)
+            step(job.pk, **kwargs)
         except KeyboardInterrupt:
             # The chunk in hand rolled back with its transaction; the chunks before it stay done.
             runner.transition(
                 job.pk, JobState.CANCELLED, "Interrupted in the terminal", cancel_requested=True, finished_at=timezone.now()
             )
             raise CommandError(f"Interrupted: job {job.pk} cancelled; every chunk is either done or untouched.")
-        progress.close()
-        self._report(job)
+        except Exception as exc:
+            runner.fail_job(job.pk, f"{type(exc).__name__}: {exc}")
+            raise
 
     def _report(self, job):
         verb = "would change" if job.dry_run else "changed"
