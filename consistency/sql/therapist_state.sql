@@ -34,8 +34,8 @@ duplicate_email as (
     -- (of any type) share. users.email is unique, so at most one user of such a group
     -- has an email that is already normalised: every group holds a user whose email is
     -- not, and only those few users need grouping. A group of one such user is a
-    -- duplicate when another user's email is exactly the normalised one (the unique
-    -- index on users.email finds it).
+    -- duplicate when another user's email is exactly the normalised one, and so is
+    -- its own normalised email (the unique index on users.email finds it).
     select distinct g.norm_email
     from (
         select lower(btrim(o.email)) as norm_email, count(*) as members
@@ -44,7 +44,8 @@ duplicate_email as (
           and lower(btrim(o.email)) in (select t.norm_email from therapist t)
         group by 1
     ) g
-    where g.members > 1 or exists (select 1 from users x where x.email = g.norm_email)
+    where g.members > 1
+       or exists (select 1 from users x where x.email = g.norm_email and lower(btrim(x.email)) = g.norm_email)
 ),
 ranked as (
     -- SPEC §2: a therapist's enrollments are the one linked by user_id (user_id is

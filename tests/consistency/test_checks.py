@@ -242,6 +242,50 @@ def test_greatest_id_breaks_a_tie_of_updated_at():
     assert state_of(user).e_id == high.id
 
 
+@pytest.mark.parametrize("greater", ["linked", "unlinked"])
+def test_greatest_id_breaks_a_tie_between_the_linked_and_an_unlinked_enrollment(greater):
+    user = make_user()
+    make_profile(user)
+    low_id = uuid.UUID("00000000-0000-4000-8000-000000000002")
+    high_id = uuid.UUID("ffffffff-0000-4000-8000-000000000002")
+    linked = make_enrollment(user, id=high_id if greater == "linked" else low_id)
+    unlinked = make_enrollment(user, linked=False, id=low_id if greater == "linked" else high_id)
+    same_time = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
+    set_updated_at(linked, same_time)
+    set_updated_at(unlinked, same_time)
+
+    state = state_of(user)
+
+    assert state.e_id == (linked if greater == "linked" else unlinked).id
+    assert state.enrollment_count == 2
+
+
+def test_linked_approved_enrollment_stays_canonical_over_a_newer_pending_one_found_by_email():
+    user = make_user()
+    make_profile(user)
+    linked = make_enrollment(user, status="approved", age=timedelta(days=30))
+    make_enrollment(user, linked=False, status="pending", email=user.email.upper())
+
+    state = state_of(user)
+
+    assert state.e_id == linked.id
+    assert state.link_problems == ["duplicate_enrollment"]
+
+
+def test_two_therapists_with_one_normalised_email_each_count_the_enrollment_found_by_it():
+    first = make_user("sade@example.com")
+    second = make_user("SADE@example.com")
+    enrollment = make_enrollment(email=" Sade@example.com", linked=False)
+
+    states = {state.therapist_id: state for state in states_for_email("sade@example.com")}
+
+    assert set(states) == {first.id, second.id}
+    for state in states.values():
+        assert state.e_id == enrollment.id
+        assert state.enrollment_count == 1
+        assert state.duplicate_user
+
+
 def test_checks_compare_the_canonical_enrollment_not_the_duplicates(duplicate_enrollments):
     user, pending, approved = duplicate_enrollments
     # The stale duplicate disagrees with the profile; the canonical one agrees.
@@ -690,6 +734,18 @@ def test_users_whose_emails_differ_only_in_case_or_spaces_are_duplicate_users():
     assert state_of(second).link_problems == ["duplicate_user"]
     assert not state_of(first).consistent
     assert state_of(single).consistent
+
+
+@pytest.mark.parametrize(
+    "therapist_email, other_email",
+    [("yemi@example.com", "Yemi@example.com"), ("Yemi@example.com ", "yemi@example.com")],
+    ids=["the therapist's email is normalised", "the other user's email is normalised"],
+)
+def test_therapist_sharing_its_normalised_email_with_a_client_is_a_duplicate_user(therapist_email, other_email):
+    therapist, _, _ = make_therapist(therapist_email)
+    make_user(other_email, user_type="individual")
+
+    assert state_of(therapist).link_problems == ["duplicate_user"]
 
 
 def test_duplicate_user_counts_every_user_of_the_group():
