@@ -80,6 +80,10 @@ def main():
     chunk = {"after": after, "upto": upto}
     timed(f"state of one chunk of {size} therapists", checks.therapist_states, checks.BY_ID_RANGE, chunk, repeat=repeat)
     with connections["platform"].cursor() as cursor:
+        cursor.execute("select id from users where user_type = 'therapist' and id > %s and id <= %s", [after, upto])
+        chunk_ids = [row[0] for row in cursor.fetchall()]
+    timed(f"state of the same {size} therapists, by id list", checks.states_for_ids, chunk_ids, repeat=repeat)
+    with connections["platform"].cursor() as cursor:
         cursor.execute("select id, email from users where user_type = 'therapist' order by id desc limit 1")
         therapist_id, email = cursor.fetchone()
     timed("state of one therapist, by email", checks.states_for_email, email, repeat=repeat)
