@@ -20,7 +20,6 @@ A dry run computes the same plan in a read-only transaction and only counts.
 import logging
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
 
 from interventions.log import THERAPIST_SYNC, log_interventions, unlogged
@@ -31,6 +30,7 @@ from .checks import (
     BY_IDS,
     BY_NORMALISED_EMAIL,
     PLATFORM_DB,
+    apply_state_settings,
     load_sql,
     state_sql,
 )
@@ -194,13 +194,9 @@ def _is_connection_error(exc):
     return isinstance(exc, (OperationalError, InterfaceError))
 
 
-def _tune(cursor):
-    """Set this transaction up for the therapist-state statement over thousands of therapists."""
-    # JIT compilation alone took longer than the statement (seconds per chunk), and
-    # the hashes over every user and unlinked enrollment (normalised emails have no
-    # index) spill to disk at the default work_mem.
-    cursor.execute("set local jit = off")
-    cursor.execute("set local work_mem = %s", [settings.OPSDASH_REPAIR_WORK_MEM])
+def _tune(cursor, therapist_filter):
+    """Set the rest of this transaction up as the therapist-state statement under this filter wants it."""
+    apply_state_settings(cursor, therapist_filter)
 
 
 def chunk_bounds(size, using=PLATFORM_DB):
@@ -278,7 +274,7 @@ def repair(therapist_filter, params, dry_run=False, job_id=None, using=PLATFORM_
     if dry_run:
         return count_changes(therapist_filter, params, using=using)
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
-        _tune(cursor)
+        _tune(cursor, therapist_filter)
         # "on commit drop" ends these with the transaction; the drop covers a repair
         # nested in a longer transaction (a test, a resync inside a request).
         cursor.execute("drop table if exists pg_temp.repair_plan, pg_temp.repair_written, pg_temp.repair_after")
@@ -405,7 +401,7 @@ def count_changes(therapist_filter, params, using=PLATFORM_DB):
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         # Read-only: PostgreSQL itself refuses any write a dry run might attempt.
         cursor.execute("set transaction read only")
-        _tune(cursor)
+        _tune(cursor, therapist_filter)
         cursor.execute(_dry_run_sql(therapist_filter), params)
         return _result_from_counts(_fetch_dict(cursor))
 
@@ -433,7 +429,8 @@ def log_orphan_enrollments(job_id=None, using=PLATFORM_DB):
     """Log each orphan enrollment once and resolve the orphans now gone; return (logged, resolved)."""
     note = f"No orphan enrollment left for this email. {RESOLVED_NOTE}"
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
-        _tune(cursor)
+        # A pass over every enrollment, as the metrics of everyone are.
+        _tune(cursor, ALL_THERAPISTS)
         # Computed once into a table the planner knows the size of: estimated at a few
         # hundred rows, the orphans were compared with every open intervention in a
         # nested loop (two minutes at 1,000,000 therapists instead of seconds).

@@ -202,9 +202,6 @@ OPSDASH_TASK_RETRY_BACKOFF_MAX = 5 * 60
 # ------------------------------------------------------------------------------
 # Therapists per repair chunk: one UPDATE per table per chunk.
 OPSDASH_REPAIR_CHUNK_SIZE = env_int("OPSDASH_REPAIR_CHUNK_SIZE", 5000)
-# work_mem of a repair's transaction: the state statement hashes every user and
-# unlinked enrollment by normalised email, which spills to disk at PostgreSQL's 4MB.
-OPSDASH_REPAIR_WORK_MEM = "64MB"
 # Minutes between metric snapshots taken by Celery beat.
 OPSDASH_SNAPSHOT_MINUTES = env_int("OPSDASH_SNAPSHOT_MINUTES", 5)
 if OPSDASH_SNAPSHOT_MINUTES < 1 or OPSDASH_REPAIR_CHUNK_SIZE < 1:
