@@ -4,7 +4,7 @@ import pytest
 from django.db import connections
 
 from consistency.schema import create_platform_tables
-from tests.worker import Worker
+from tests.worker import Worker, delete_queue
 
 PLATFORM_TABLES = ("manual_intervention_log", "therapist_profiles", "therapist_enrollments", "user_credits", "users")
 
@@ -107,8 +107,7 @@ def isolated_queue(settings):
                 return connection.default_channel.client.llen(name)
 
     yield Queue()
-    with app.connection_for_write() as connection:
-        connection.default_channel.queue_delete(name)
+    delete_queue(name)
 
 
 @pytest.fixture

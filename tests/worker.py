@@ -16,6 +16,18 @@ from django.db import connections
 from opsdash.celery import app
 
 
+def delete_queue(name):
+    """
+    Delete a test's queue, with any task still in it, from Redis.
+
+    kombu's queue_delete() only deletes what the same channel declared, so on a fresh
+    connection it deleted nothing and every test left its queue behind.
+    """
+    with app.connection_for_write() as connection:
+        bindings = (f"_kombu.binding.{name}", f"_kombu.binding_permanent.{name}")
+        connection.default_channel.client.delete(name, *bindings)
+
+
 def database_url(alias):
     """Return a postgres:// URL of the test database behind a connection alias."""
     db = connections[alias].settings_dict
@@ -72,5 +84,4 @@ class Worker:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(10)
-        with app.connection_for_write() as connection:
-            connection.default_channel.queue_delete(self.queue)
+        delete_queue(self.queue)

@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from opsdash.celery import app
+from tests.worker import delete_queue
 
 
 def _operator(django_user_model, username):
@@ -41,5 +42,4 @@ def task_queue(settings):
     name = f"opsdash-test-{uuid4().hex[:12]}"
     settings.CELERY_TASK_DEFAULT_QUEUE = name
     yield name
-    with app.connection_for_write() as connection:
-        connection.default_channel.queue_delete(name)
+    delete_queue(name)
