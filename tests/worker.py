@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from urllib.parse import quote
 from uuid import uuid4
 
 from django.conf import settings
@@ -32,7 +33,8 @@ def database_url(alias):
     """Return a postgres:// URL of the test database behind a connection alias."""
     db = connections[alias].settings_dict
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    # A host that is a directory (a Unix socket, as the embedded server's) is quoted whole.
+    return f"postgres://{db['USER']}{password}@{quote(db['HOST'], safe='')}:{db['PORT']}/{db['NAME']}"
 
 
 def wait_for(condition, timeout=60, what="the condition"):
