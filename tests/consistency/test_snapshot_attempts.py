@@ -99,3 +99,10 @@ def test_refresh_now_with_the_queue_down_says_so_and_records_the_failure(operato
     assert "on its way" not in html
     attempt = SnapshotAttempt.objects.get()
     assert attempt.state == AttemptState.FAILED and "unavailable" in attempt.error
+
+
+def test_the_admin_lists_snapshot_attempts_read_only(superuser_client):
+    SnapshotAttempt.objects.create(state=AttemptState.FAILED, finished_at=timezone.now(), error="Boom: no table")
+    html = superuser_client.get(reverse("admin:consistency_snapshotattempt_changelist")).content.decode()
+    assert "Boom: no table" in html
+    assert superuser_client.get(reverse("admin:consistency_snapshotattempt_add")).status_code == 403
