@@ -65,7 +65,8 @@ class SnapshotAttempt(models.Model):
     state = models.CharField(max_length=20, choices=AttemptState.choices, default=AttemptState.QUEUED)
     requested_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    # Indexed: the overview asks for the last one to end on every poll.
+    finished_at = models.DateTimeField(null=True, blank=True, db_index=True)
     # The exception, shortened (ERROR_LENGTH); the worker's log has the traceback.
     error = models.TextField(blank=True)
     snapshot = models.ForeignKey(MetricSnapshot, null=True, blank=True, on_delete=models.SET_NULL)
