@@ -20,7 +20,7 @@ from django.db import connections
 from consistency import jobs, stale_jobs, tasks
 from consistency.models import ChunkState, JobRun, JobState
 from opsdash.celery import app
-from tests.consistency.test_tasks import RowLock, _backend_waiting_on_a_lock, finished, name_drifts, users_by_id  # noqa: F401
+from tests.consistency.test_tasks import RowLock, _backend_waiting_on_a_lock, finished, users_by_id
 from tests.factories import make_therapist
 from tests.helpers import move_back
 from tests.worker import database_url, wait_for
