@@ -62,7 +62,10 @@ def stale_reason(job, now=None):
     if job.kind == JobKind.RESYNC:
         limit = time_limit(RESYNC_TASK)
         if limit and started < now - limit - grace:
-            return f"it has been running since {_at(started)}, longer than its time limit of {_minutes(limit)}: its worker was lost"
+            return (
+                f"it has been running since {_at(started)}, longer than its time limit of {_minutes(limit)}: "
+                "its worker was lost"
+            )
         return None
     chunks = list(job.chunks.only("index", "state", "started_at", "finished_at"))
     chunk_limit = time_limit(CHUNK_TASK)
@@ -98,7 +101,13 @@ def lost_before(now=None):
 
 
 def _waiting_task_ids(connection, queue):
-    """Return the ids of the tasks waiting in ``queue`` (a Redis list of kombu messages), or None if too many."""
+    """
+    Return the ids of the tasks waiting in ``queue``, or None if there are too many to read.
+
+    Neither kombu nor Celery lists a queue's messages; on Redis a queue is a list of
+    kombu's JSON messages, each naming its task in ``headers.id``. opsdash's tasks are
+    sent without a priority, so they all wait in the list named after the queue.
+    """
     client = connection.default_channel.client
     if client.llen(queue) > QUEUE_SCAN_LIMIT:
         return None
@@ -152,7 +161,9 @@ def end_stale_jobs(now=None):
     ended = []
     for job in JobRun.objects.filter(state=JobState.RUNNING):
         reason = stale_reason(job, now)
-        if reason and runner.end_job(job.pk, JobState.FAILED, f"Stale: {reason}.", lost_before=lost_before(now), from_states=[JobState.RUNNING]):
+        if reason and runner.end_job(
+            job.pk, JobState.FAILED, f"Stale: {reason}.", lost_before=lost_before(now), from_states=[JobState.RUNNING]
+        ):
             ended.append(job.pk)
     queued = list(JobRun.objects.filter(state=JobState.QUEUED, created_at__lt=now - settings.OPSDASH_STALE_JOB_GRACE))
     held = held_task_ids([job.celery_task_id for job in queued if job.celery_task_id]) if queued else set()
