@@ -19,6 +19,7 @@ urlpatterns = [
     path("jobs/repair-all/", jobs.repair_all, name="repair_all"),
     path("jobs/<int:pk>/", jobs.job_page, name="job"),
     path("jobs/<int:pk>/cancel/", jobs.cancel_job, name="cancel_job"),
+    path("jobs/<int:pk>/end/", jobs.end_stale_job, name="end_stale_job"),
     path("jobs/<int:pk>/live/", jobs.job_live, name="job_live"),
     path("safety-net/", safety_net.safety_net_page, name="safety_net"),
     path("safety-net/<str:operation>/", safety_net.change_safety_net, name="change_safety_net"),

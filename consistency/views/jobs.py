@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
-from .. import job_report, jobs
+from .. import job_report, jobs, stale_jobs
 from ..models import FINISHED_STATES, JobRun
 from ..tables import JobRunTable
 
@@ -18,10 +18,10 @@ def jobs_page(request):
     """List the running jobs and the history of every job."""
     table = JobRunTable(JobRun.objects.select_related("requested_by"))
     RequestConfig(request, paginate={"per_page": 25}).configure(table)
-    context = {
-        "table": table,
-        "running_jobs": JobRun.objects.exclude(state__in=FINISHED_STATES).select_related("requested_by").order_by("created_at"),
-    }
+    running_jobs = list(JobRun.objects.exclude(state__in=FINISHED_STATES).select_related("requested_by").order_by("created_at"))
+    for job in running_jobs:
+        job.stale = stale_jobs.stale_reason(job)
+    context = {"table": table, "running_jobs": running_jobs, "can_run": request.user.has_perm(RUN_JOBS)}
     if request.htmx and not request.htmx.boosted:
         return render(request, "consistency/partials/job_history.html", context)
     return render(request, "consistency/jobs.html", context)
@@ -34,6 +34,7 @@ def _job_context(request, job):
         # jobs.request_cancel decides; this only spares the others a button they cannot use.
         "can_cancel": user.has_perm(RUN_JOBS) and (user.is_superuser or job.requested_by_id == user.pk),
         "can_run": user.has_perm(RUN_JOBS),
+        "stale": stale_jobs.stale_reason(job),
         "events": job.events.all(),
         "changed_columns": job_report.changed_columns(job),
         "metric_changes": job_report.metric_changes(job),
@@ -95,4 +96,22 @@ def cancel_job(request, pk):
         messages.success(request, f"{job} stops after the chunk in hand.")
     else:
         messages.info(request, f"{job} had already finished.")
+    return redirect("consistency:job", job.pk)
+
+
+@login_required
+@permission_required(RUN_JOBS, raise_exception=True)
+@require_POST
+def end_stale_job(request, pk):
+    """End a stale job as failed (any operator: a stale repair-all blocks everyone's next one)."""
+    job = get_object_or_404(JobRun, pk=pk)
+    try:
+        ended = jobs.end_stale(job, request.user)
+    except jobs.JobError as exc:
+        messages.error(request, str(exc))
+    else:
+        if ended:
+            messages.success(request, f"{job} was ended as failed; a new one may start.")
+        else:
+            messages.info(request, f"{job} had already finished.")
     return redirect("consistency:job", job.pk)
