@@ -32,6 +32,8 @@
         pointRadius: markerRadius(data.times.length),
         // Monotone curves never rise above or dip below the values measured.
         cubicInterpolationMode: "monotone",
+        // A marker on the plot's edge (a value at the scale's bound) is drawn whole.
+        clip: 8,
       };
     });
     var first = data.times[0], last = data.times[data.times.length - 1];
@@ -53,7 +55,7 @@
             max: last,
             ticks: { maxTicksLimit: 8, callback: function (v) { return formatTime(v, span); } },
           },
-          y: { title: { display: true, text: "% of therapists passing" }, suggestedMax: 100, grace: "5%" },
+          y: { title: { display: true, text: "% of therapists passing" }, suggestedMax: 100 },
         },
         plugins: {
           legend: { position: "bottom" },
