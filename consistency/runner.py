@@ -234,7 +234,7 @@ def _outcome(job, chunks, skipped, failed):
     verb = "would change" if job.dry_run else "changed"
     summary = (
         f"{job.therapists_total} therapists examined, {job.therapists_changed} {verb}, "
-        f"{job.therapists_failed} failed and logged"
+        f"{job.therapists_failed} whose repair failed"
     )
     if skipped:
         return JobState.CANCELLED, f"Cancelled after {chunks - skipped} of {chunks} chunks: {summary}"

@@ -12,6 +12,7 @@ urlpatterns = [
     path("checks/<str:problem>/", drilldown.drilldown, name="drilldown"),
     path("checks/<str:problem>/rows/<uuid:therapist_id>/", drilldown.drilldown_row, name="drilldown_row"),
     path("therapists/", therapist.therapist_page, name="therapist"),
+    path("therapists/live/", therapist.therapist_live, name="therapist_live"),
     path("therapists/resync/", therapist.resync, name="resync"),
     path("therapists/create-profile/", therapist.create_profile, name="create_profile"),
     path("jobs/", jobs.jobs_page, name="jobs"),

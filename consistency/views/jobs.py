@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
@@ -27,7 +28,10 @@ def jobs_page(request):
     return render(request, "consistency/jobs.html", context)
 
 
-def _job_context(request, job):
+def _job_context(request, pk):
+    job, events = job_report.read_job(pk)
+    if job is None:
+        raise Http404(f"No job #{pk}.")
     user = request.user
     return {
         "job": job,
@@ -35,7 +39,7 @@ def _job_context(request, job):
         "can_cancel": user.has_perm(RUN_JOBS) and (user.is_superuser or job.requested_by_id == user.pk),
         "can_run": user.has_perm(RUN_JOBS),
         "stale": stale_jobs.stale_reason(job),
-        "events": job.events.all(),
+        "events": events,
         "changed_columns": job_report.changed_columns(job),
         "metric_changes": job_report.metric_changes(job),
     }
@@ -44,15 +48,13 @@ def _job_context(request, job):
 @login_required
 def job_page(request, pk):
     """Show one job: its progress while it runs, then every state, what it changed and achieved."""
-    job = get_object_or_404(JobRun.objects.select_related("requested_by"), pk=pk)
-    return render(request, "consistency/job.html", _job_context(request, job))
+    return render(request, "consistency/job.html", _job_context(request, pk))
 
 
 @login_required
 def job_live(request, pk):
     """Render a job's live part alone, for htmx polling while it runs."""
-    job = get_object_or_404(JobRun.objects.select_related("requested_by"), pk=pk)
-    return render(request, "consistency/partials/job_live.html", _job_context(request, job))
+    return render(request, "consistency/partials/job_live.html", _job_context(request, pk))
 
 
 def _start_repair_all(request, dry_run):

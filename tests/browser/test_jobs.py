@@ -35,6 +35,13 @@ def test_repair_all_shows_its_dry_run_then_progress_to_one_hundred_percent(live_
     expect(page.get_by_role("button", name="Run repair-all now")).to_be_visible(timeout=60_000)
     expect(page.locator("#job-live")).to_contain_text("What it would change")
     expect(page.locator("#job-live table").first).to_contain_text("therapist_profiles")
+    rows = page.locator("#job-live table").first.locator("tbody td.num").all_inner_texts()
+    assert rows and "0" not in rows  # only the columns it would change
+    would_change = page.locator("dl.figures dd").first.inner_text()
+    dry_run_page = page.url
+    page.goto(live_server.url + "/jobs/")
+    expect(page.locator("table.data tbody tr").first).to_contain_text(f"{would_change} would change")
+    page.goto(dry_run_page)
     screenshot("repair-all-dry-run")
     page.get_by_role("button", name="Run repair-all now").click()
     expect(page.locator("h1")).not_to_contain_text("dry run")
