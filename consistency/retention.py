@@ -25,6 +25,9 @@ from .trends import HOURLY_AFTER_DAYS
 ATTEMPTS = SnapshotAttempt._meta.db_table
 SNAPSHOTS = MetricSnapshot._meta.db_table
 
+# Two snapshots ending together (beat, Refresh now, a repair-all) prune one at a time.
+_PRUNE_LOCK = 74_210_101
+
 DELETE_ATTEMPTS = f"delete from {ATTEMPTS} where requested_at < %(before)s"
 
 # The snapshots past the horizon, and all but the latest of each hour between the
@@ -61,6 +64,9 @@ def prune_snapshots(now=None):
     """Delete the snapshot attempts and metric snapshots past their retention; return how many of each."""
     now = now or timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("select pg_try_advisory_xact_lock(%s)", [_PRUNE_LOCK])
+        if not cursor.fetchone()[0]:
+            return Pruned(attempts=0, snapshots=0)  # another snapshot's task is pruning
         cursor.execute(DELETE_ATTEMPTS, {"before": now - timedelta(days=settings.OPSDASH_SNAPSHOT_ATTEMPTS_DAYS)})
         attempts = cursor.rowcount
         cursor.execute(

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from consistency import trends
 from consistency.models import AttemptState, MetricSnapshot, SnapshotAttempt
-from consistency.retention import prune_snapshots
+from consistency.retention import _PRUNE_LOCK, Pruned, prune_snapshots
 from consistency.tasks import take_metrics_snapshot
 from tests.opsdash.test_settings import settings_in_a_fresh_process
 from tests.worker import database_url
@@ -122,3 +122,14 @@ def test_the_retention_defaults_to_a_week_of_attempts_and_90_days_of_snapshots_a
     zero = settings_in_a_fresh_process("OPSDASH_SNAPSHOT_DAYS", OPSDASH_SNAPSHOT_DAYS="0")
     assert zero.returncode != 0
     assert "OPSDASH_SNAPSHOT_ATTEMPTS_DAYS and OPSDASH_SNAPSHOT_DAYS must be at least 1" in zero.stderr
+
+
+def test_a_prune_that_finds_another_one_running_leaves_the_rows_to_it():
+    old = attempt(timedelta(days=8))
+    with psycopg.connect(database_url("default").replace("postgres://", "postgresql://")) as other:
+        other.execute("select pg_advisory_lock(%s)", [_PRUNE_LOCK])
+
+        assert prune_snapshots() == Pruned(attempts=0, snapshots=0)
+        assert rows(f"select count(*) from consistency_snapshotattempt where id = {old}") == [(1,)]
+
+    assert prune_snapshots().attempts == 1
