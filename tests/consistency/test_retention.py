@@ -131,5 +131,7 @@ def test_a_prune_that_finds_another_one_running_leaves_the_rows_to_it():
 
         assert prune_snapshots() == Pruned(attempts=0, snapshots=0)
         assert rows(f"select count(*) from consistency_snapshotattempt where id = {old}") == [(1,)]
+        # Released here: closing the connection would release it only once its server process ends.
+        other.execute("select pg_advisory_unlock(%s)", [_PRUNE_LOCK])
 
-    assert prune_snapshots().attempts == 1
+        assert prune_snapshots().attempts == 1
