@@ -18,6 +18,7 @@ from django.db import InterfaceError, OperationalError
 
 from . import runner, stale_jobs
 from .models import FINISHED_CHUNK_STATES, JobChunk, JobRun, JobState, SnapshotSource
+from .retention import prune_snapshots
 from .snapshots import take_snapshot
 
 logger = logging.getLogger(__name__)
@@ -122,12 +123,16 @@ def resync_therapist(self, job_id):
 @shared_task(ignore_result=True)
 def take_metrics_snapshot(attempt_id=None):
     """
-    Record the consistency metrics for the trends (Celery beat, every OPSDASH_SNAPSHOT_MINUTES).
+    Record the consistency metrics for the trends (Celery beat, every OPSDASH_SNAPSHOT_MINUTES),
+    then delete the snapshots and attempts past their retention (consistency.retention).
 
     With ``attempt_id``, the snapshot an operator asked for (consistency.snapshots.request_snapshot).
     """
     source = SnapshotSource.MANUAL if attempt_id is not None else SnapshotSource.SCHEDULE
     take_snapshot(source, attempt_id=attempt_id)
+    pruned = prune_snapshots()
+    if pruned.attempts or pruned.snapshots:
+        logger.info("retention: deleted %s snapshot attempts, %s metric snapshots", pruned.attempts, pruned.snapshots)
 
 
 @shared_task(ignore_result=True)

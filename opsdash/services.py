@@ -9,6 +9,7 @@ reason to start another server behind the operator's back.
 import logging
 import os
 import shutil
+import signal
 import socket
 import time
 import warnings
@@ -121,6 +122,10 @@ def ensure_database(database):
     raise ServiceError(f"PostgreSQL at {host}:{port} answers but refuses opsdash: {last_error}")
 
 
+# How long a fast shutdown may take (pg_ctl's own default wait) before an immediate one.
+STOP_SECONDS = 60
+
+
 class EmbeddedPostgres:
     """A PostgreSQL server from the pgserver wheel, its data under data_dir, reached by Unix socket."""
 
@@ -152,13 +157,34 @@ class EmbeddedPostgres:
         # A host that is a directory means a Unix socket to libpq and dj-database-url.
         return f"postgres://postgres@{quote(str(info.socket_dir), safe='')}:{info.port}/{name}"
 
-    def stop(self):
-        if self._server is not None:
-            from pgserver._commands import pg_ctl
+    def stop(self, timeout=STOP_SECONDS):
+        """
+        Stop the server and wait until it has exited: a fast shutdown (sessions are
+        disconnected), then an immediate one if it is still up after ``timeout`` seconds.
 
-            # pgserver has no public "stop now": pg_ctl is what its own cleanup runs.
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self._server.pgdata, user=self._server.system_user)
-            self._server = None
+        The postmaster is signalled directly, as pg_ctl signals it. pg_ctl itself would
+        run as pgserver's unprivileged user (when opsdash runs as root) and must traverse
+        every directory above the data directory; one of them may have turned private
+        since the start (each pytest session makes /tmp/pytest-of-<user> private again),
+        and pg_ctl then fails with "could not access directory" and leaves it running.
+        """
+        if self._server is None:
+            return
+        import psutil
+
+        postmaster = self._server.get_postmaster_info().process
+        self._server = None
+        # https://www.postgresql.org/docs/current/server-shutdown.html
+        for signum in (signal.SIGINT, signal.SIGQUIT):
+            try:
+                postmaster.send_signal(signum)
+                postmaster.wait(timeout)
+                return
+            except psutil.NoSuchProcess:
+                return  # it had exited already
+            except psutil.TimeoutExpired:
+                continue
+        raise ServiceError(f"{self.label} (pid {postmaster.pid}) did not stop; its log is {self.data_dir / 'log'}")
 
 
 # ------------------------------------------------------------------------------

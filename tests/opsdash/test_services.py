@@ -3,6 +3,7 @@
 import socket
 import uuid
 
+import psutil
 import psycopg
 import pytest
 import redis
@@ -101,6 +102,25 @@ def test_embedded_postgres_serves_databases_and_stops(tmp_path):
     finally:
         postgres.stop()
     assert not database.answers()
+
+
+def test_embedded_postgres_stops_even_when_a_directory_above_its_data_turned_private(tmp_path):
+    # pgserver, run as root, runs PostgreSQL as a user of its own, which needs to get
+    # through every directory above the data; each new pytest session makes
+    # /tmp/pytest-of-<user> private again, as this chmod does.
+    private = tmp_path / "private"
+    postgres = EmbeddedPostgres(private / "postgres")
+    postgres.start()
+    database = Database(postgres.url_for("postgres"))
+    postmaster = psutil.Process(postgres._server.get_pid())
+    private.chmod(0o700)
+    try:
+        postgres.stop()
+    finally:
+        private.chmod(0o755)
+    assert not postmaster.is_running()
+    assert not database.answers()
+    assert not (private / "postgres" / "postmaster.pid").exists()
 
 
 def test_embedded_redis_serves_celery_urls_and_stops(tmp_path):
