@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import connections
 
 from opsdash.celery import app
+from tests.processes import watch
 
 
 def delete_queue(name):
@@ -66,6 +67,7 @@ class Worker:
             f"--hostname={self.queue}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
         ]  # fmt: skip
         self.process = subprocess.Popen(command, cwd=settings.BASE_DIR, env=env)
+        watch(f"the Celery worker on {self.queue}", self.log)
         wait_for(self._ready, timeout=60, what="the worker to be ready")
 
     def _ready(self):

@@ -1,6 +1,5 @@
 """Finding PostgreSQL and Redis, creating databases, and the embedded servers of the run command."""
 
-import socket
 import uuid
 
 import psycopg
@@ -24,14 +23,6 @@ def url_of(config, **changes):
     parts = {**config, **changes}
     password = f":{parts['PASSWORD']}" if parts.get("PASSWORD") else ""
     return f"postgres://{parts['USER']}{password}@{parts['HOST']}:{parts['PORT']}/{parts['NAME']}"
-
-
-@pytest.fixture
-def closed_port():
-    """A local port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
