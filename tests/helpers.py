@@ -41,3 +41,28 @@ def open_interventions(operation=None):
     with connections["platform"].cursor() as cursor:
         cursor.execute(sql + " order by 1, 2", params)
         return cursor.fetchall()
+
+
+def repair_all_job(user, chunks=None):
+    """
+    Run a repair-all as the workers do, in this process: begin it, run `chunks` of its
+    chunks through the chunk task (all of them, then close the job, when None), and
+    return the job as the runner left it.
+    """
+    from consistency import jobs, runner, tasks
+    from consistency.models import JobRun
+
+    job = jobs.start_repair_all(user, queue=False)
+    indexes = runner.begin_repair_all(job.pk)
+    for index in indexes[:chunks]:
+        tasks.repair_chunk.apply(args=(job.pk, index))
+    if chunks is None:
+        runner.finish_repair_all(job.pk)
+    return JobRun.objects.get(pk=job.pk)
+
+
+def refuse_in_platform(table, constraint, condition):
+    """Add a check constraint named `constraint` that refuses the rows new writes make of `table`."""
+    name = '"' + constraint.replace('"', '""') + '"'
+    with connections["platform"].cursor() as cursor:
+        cursor.execute(f"alter table {table} add constraint {name} check ({condition}) not valid")
