@@ -43,16 +43,16 @@ def open_interventions(operation=None):
         return cursor.fetchall()
 
 
-def repair_all_job(user, chunks=None):
+def repair_all_job(user, chunks=None, dry_run=False):
     """
-    Run a repair-all as the workers do, in this process: begin it, run `chunks` of its
-    chunks through the chunk task (all of them, then close the job, when None), and
-    return the job as the runner left it.
+    Run a repair-all (or its dry run) as the workers do, in this process: begin it, run
+    `chunks` of its chunks through the chunk task (all of them, then close the job, when
+    None), and return the job as the runner left it.
     """
     from consistency import jobs, runner, tasks
     from consistency.models import JobRun
 
-    job = jobs.start_repair_all(user, queue=False)
+    job = jobs.start_repair_all(user, dry_run=dry_run, queue=False)
     indexes = runner.begin_repair_all(job.pk)
     for index in indexes[:chunks]:
         tasks.repair_chunk.apply(args=(job.pk, index))

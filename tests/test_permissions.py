@@ -7,8 +7,8 @@ from django.test import Client
 from django.urls import reverse
 
 from consistency import safety_net
-from consistency.models import AuditEntry, JobKind, JobRun, MetricSnapshot, SnapshotAttempt
-from tests.helpers import platform_contents
+from consistency.models import AuditEntry, JobRun, MetricSnapshot, SnapshotAttempt
+from tests.helpers import platform_contents, repair_all_job
 from tests.interventions.logged import orphan_enrollments
 
 pytestmark = pytest.mark.django_db(databases=["default", "platform"])
@@ -17,8 +17,8 @@ SOMEONE = str(uuid.UUID(int=7))
 
 
 @pytest.fixture
-def finished_job():
-    return JobRun.objects.create(kind=JobKind.REPAIR_ALL, state="succeeded")
+def finished_job(olivia):
+    return repair_all_job(olivia)
 
 
 def pages(job):
