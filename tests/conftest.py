@@ -4,9 +4,36 @@ import pytest
 from django.db import connections
 
 from consistency.schema import create_platform_tables
+from tests.processes import forget_watched, watched_output
 from tests.worker import Worker, delete_queue
 
+# Seconds a test marked worker or browser may take, setup and teardown included: it
+# starts processes (a Celery worker, Chromium, the run command). Every other test has
+# pyproject.toml's `timeout`. A test's own @pytest.mark.timeout wins over both.
+SLOW_TEST_TIMEOUT = 300
+
 PLATFORM_TABLES = ("manual_intervention_log", "therapist_profiles", "therapist_enrollments", "user_credits", "users")
+
+
+def pytest_collection_modifyitems(items):
+    """Give the tests marked worker or browser the longer timeout."""
+    for item in items:
+        if item.get_closest_marker("timeout") is None and (
+            item.get_closest_marker("worker") or item.get_closest_marker("browser")
+        ):
+            item.add_marker(pytest.mark.timeout(SLOW_TEST_TIMEOUT))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Add the output of the processes a failed test started (tests/processes.py) to its report."""
+    report = yield
+    if report.failed:
+        for name, output in watched_output():
+            report.sections.append((f"Output of {name} ({report.when})", output or "(nothing)"))
+    if report.when == "teardown":
+        forget_watched()
+    return report
 
 
 @pytest.fixture(scope="session")

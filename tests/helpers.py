@@ -51,3 +51,26 @@ def move_back(job, by):
     for field in ("started_at", "finished_at"):
         JobChunk.objects.filter(job_id=job.pk, **{f"{field}__isnull": False}).update(**{field: F(field) - by})
     job.refresh_from_db()
+def repair_all_job(user, chunks=None, dry_run=False):
+    """
+    Run a repair-all (or its dry run) as the workers do, in this process: begin it, run
+    `chunks` of its chunks through the chunk task (all of them, then close the job, when
+    None), and return the job as the runner left it.
+    """
+    from consistency import jobs, runner, tasks
+    from consistency.models import JobRun
+
+    job = jobs.start_repair_all(user, dry_run=dry_run, queue=False)
+    indexes = runner.begin_repair_all(job.pk)
+    for index in indexes[:chunks]:
+        tasks.repair_chunk.apply(args=(job.pk, index))
+    if chunks is None:
+        runner.finish_repair_all(job.pk)
+    return JobRun.objects.get(pk=job.pk)
+
+
+def refuse_in_platform(table, constraint, condition):
+    """Add a check constraint named `constraint` that refuses the rows new writes make of `table`."""
+    name = '"' + constraint.replace('"', '""') + '"'
+    with connections["platform"].cursor() as cursor:
+        cursor.execute(f"alter table {table} add constraint {name} check ({condition}) not valid")

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import connections
 
 from opsdash.celery import app
+from tests.processes import watch
 
 
 def delete_queue(name):
@@ -70,6 +71,7 @@ class Worker:
         ]  # fmt: skip
         # A session of its own, so that kill() reaches its pool processes and nothing else.
         self.process = subprocess.Popen(command, cwd=settings.BASE_DIR, env=env, start_new_session=True)
+        watch(f"the Celery worker on {self.queue}", self.log)
         wait_for(self._ready, timeout=60, what="the worker to be ready")
 
     def _ready(self):

@@ -7,6 +7,7 @@ from django.db import connections
 from playwright.sync_api import expect
 
 from interventions.models import Intervention
+from tests.interventions.logged import assert_stored_types, orphan_enrollments
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, databases=["default", "platform"])]
 
@@ -29,30 +30,73 @@ def test_overview_refreshes_itself_at_the_chosen_rate(sign_in, seeded_platform, 
 
 
 def test_operator_resolves_an_intervention_with_a_note(live_server, sign_in, seeded_platform, olivia, screenshot):
-    Intervention.objects.create(operation="avatar-sync", entity_id="anna@example.com", error="<script>alert(1)</script> upload failed")
+    orphan_enrollments("anna@example.com")
+    assert_stored_types()
     page = sign_in("olivia")
     page.goto(live_server.url + "/interventions/?q=anna")
     row = page.locator("tr", has_text="anna@example.com")
-    expect(row).to_contain_text("<script>alert(1)</script> upload failed")
+    expect(row).to_contain_text("An approved enrollment has no user_id and no user has its email")
     screenshot("interventions")
-    row.locator("summary", has_text="Resolve").click()
-    row.locator("textarea[name=note]").fill("Asked Anna to upload it again")
+    # "Resolve…" is the <summary> of a popover: it opens the form with the note.
+    resolve = row.locator("summary", has_text="Resolve…")
+    note = row.locator("textarea[name=note]")
+    expect(resolve).to_be_visible()
+    expect(note).to_be_hidden()
+    resolve.click()
+    expect(note).to_be_visible()
+    note.fill("Asked Anna to sign in with the address she enrolled with")
     row.get_by_role("button", name="Resolve 1").click()
     expect(page.locator(".message.success")).to_have_text("Resolved 1 intervention.")
     item = Intervention.objects.get(entity_id="anna@example.com")
-    assert (item.resolved, item.resolved_by, item.resolution_notes) == (True, "olivia", "Asked Anna to upload it again")
+    assert (item.resolved, item.resolved_by, item.resolution_notes) == (
+        True,
+        "olivia",
+        "Asked Anna to sign in with the address she enrolled with",
+    )
 
 
-def test_viewer_sees_no_action_buttons(live_server, sign_in, seeded_platform, victor):
-    Intervention.objects.create(operation="avatar-sync", entity_id="anna@example.com", error="failed")
-    page = sign_in("victor")
-    expect(page.locator(".who .role")).to_have_text("viewer")
-    for path in ("/", "/checks/bio/", "/interventions/", "/jobs/", "/safety-net/"):
+# The controls of each page that act on something. "Resolve…" opens a form: it is the
+# <summary> of a popover, not a button.
+ACTIONS = {
+    "/": [("button", "Refresh now")],
+    "/checks/bio/": [("button", "Resync")],
+    "/interventions/": [("summary", "Resolve…"), ("button", "Resolve all…"), ("button", "Add a note to all…")],
+    "/jobs/": [("button", "Repair all…")],
+}
+SUPERUSER_ACTIONS = {"/safety-net/": [("button", "Install…"), ("button", "Roll back…")]}
+
+
+def action_control(page, kind, name):
+    if kind == "summary":
+        return page.locator("summary", has_text=name)
+    return page.get_by_role("button", name=name, exact=True)
+
+
+@pytest.mark.parametrize(
+    "person, actions, visible",
+    [
+        ("olivia", ACTIONS, True),
+        ("sam", SUPERUSER_ACTIONS, True),
+        ("victor", {**ACTIONS, **SUPERUSER_ACTIONS}, False),
+    ],
+)
+def test_action_controls_show_only_to_whom_may_use_them(
+    live_server, sign_in, seeded_platform, olivia, victor, sam, person, actions, visible
+):
+    orphan_enrollments("anna@example.com")
+    page = sign_in(person)
+    for path, controls in actions.items():
         page.goto(live_server.url + path)
-        for name in ("Refresh now", "Resync", "Resolve…", "Repair all…", "Install…", "Roll back…"):
-            expect(page.get_by_role("button", name=name)).to_have_count(0)
-    page.goto(live_server.url + "/checks/bio/")
-    expect(page.locator("table.data tbody tr").first).to_be_visible()
+        expect(page.locator("h1").first).to_be_visible()
+        for kind, name in controls:
+            control = action_control(page, kind, name)
+            if visible:
+                expect(control.first).to_be_visible()
+            else:
+                expect(control).to_have_count(0)
+    if not visible:
+        page.goto(live_server.url + "/checks/bio/")
+        expect(page.locator("table.data tbody tr").first).to_be_visible()
 
 
 def test_trends_draw_a_week_of_snapshots(live_server, sign_in, seeded_platform, victor, screenshot):

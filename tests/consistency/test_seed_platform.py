@@ -59,7 +59,11 @@ def test_zero_drift_gives_consistent_therapists_with_legacy_formats_and_email_va
 
 def test_seed_ignores_nothing_it_should_and_adds_non_therapists():
     call_command("seed_platform", therapists=200, drift=0.1, seed=1)
-    assert PlatformUser.objects.exclude(user_type="therapist").count() >= 50
+    clients = PlatformUser.objects.filter(email__regex=r"^client[0-9]+@example\.com$")
+    # One client or partner per four therapists, none of them counted as a therapist.
+    assert clients.count() == 50 and not clients.filter(user_type="therapist").exists()
+    assert set(clients.values_list("user_type", flat=True)) == {"individual", "partner"}
+    assert compute_metrics()["therapists"] == 200
     ids = list(PlatformUser.objects.filter(user_type="therapist").values_list("id", flat=True)[:5])
     assert len(states_for_ids(ids)) == 5
 

@@ -11,6 +11,7 @@ from consistency import stale_jobs
 from consistency.models import AuditEntry, JobChunk, JobKind, JobRun, TherapistProfile
 from consistency.results import refresh_results
 from tests.factories import make_therapist
+from tests.helpers import repair_all_job
 
 pytestmark = pytest.mark.django_db(databases=["default", "platform"])
 
@@ -30,9 +31,11 @@ def test_repair_all_starts_with_a_dry_run(operator_client, isolated_queue):
     assert isolated_queue.queued() == 1
 
 
-def test_finished_dry_run_offers_the_real_run(operator_client):
-    job = JobRun.objects.create(kind=JobKind.REPAIR_ALL, dry_run=True, state="succeeded", therapists_total=40, therapists_changed=12,
-                                rows_changed={"therapist_profiles": {"bio": 12}})
+def test_finished_dry_run_offers_the_real_run(operator_client, olivia):
+    for n in range(40):
+        make_therapist(profile={"bio": "Stale."} if n < 12 else None)
+    job = repair_all_job(olivia, dry_run=True)
+    assert (job.state, job.therapists_total, job.therapists_changed) == ("succeeded", 40, 12)
     html = operator_client.get(reverse("consistency:job", args=[job.pk])).content.decode()
     assert ">Run repair-all now</button>" in html and "rows of 12 therapists" in html
 
@@ -52,7 +55,8 @@ def test_double_click_starts_one_repair_all(operator_client, isolated_queue):
 
 
 def test_starter_cancels_a_running_job(operator_client, olivia):
-    job = JobRun.objects.create(kind=JobKind.REPAIR_ALL, state="running", requested_by=olivia)
+    job = repair_all_job(olivia, chunks=0)
+    assert job.state == "running"
     html = operator_client.get(reverse("consistency:job", args=[job.pk])).content.decode()
     assert ">Cancel job</button>" in html
     operator_client.post(reverse("consistency:cancel_job", args=[job.pk]))
@@ -66,7 +70,7 @@ def test_another_operator_may_not_cancel(client, olivia, django_user_model):
 
     other = django_user_model.objects.create_user("otto", password="otto-password-1")
     other.groups.add(role("Operators"))
-    job = JobRun.objects.create(kind=JobKind.REPAIR_ALL, state="running", requested_by=olivia)
+    job = repair_all_job(olivia, chunks=0)
     client.force_login(other)
     assert ">Cancel job</button>" not in client.get(reverse("consistency:job", args=[job.pk])).content.decode()
     assert client.post(reverse("consistency:cancel_job", args=[job.pk])).status_code == 403

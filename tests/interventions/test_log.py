@@ -1,5 +1,6 @@
 """The intervention log rules of SPEC §4: logged once while unresolved, resolved when gone."""
 
+import queue
 import threading
 import time
 
@@ -65,31 +66,64 @@ def test_resolving_twice_resolves_nothing_more():
     assert Intervention.objects.get().resolution_notes == "first"
 
 
-@pytest.mark.django_db(databases=["default", "platform"], transaction=True)
-def test_two_writers_at_the_same_moment_log_a_problem_once(committed_platform):
-    started = threading.Event()
-    results = []
+def backend_pid():
+    with connections["platform"].cursor() as cursor:
+        cursor.execute("select pg_backend_pid()")
+        return cursor.fetchone()[0]
 
-    def slow_writer():
-        # Logs, then holds its transaction open while the other writer arrives.
-        with transaction.atomic(using="platform"):
-            results.append(log_intervention("missing-profile", "race@example.com", "first"))
-            started.set()
-            time.sleep(0.5)
-        connections.close_all()
 
-    def second_writer():
-        started.wait(5)
-        results.append(log_intervention("missing-profile", "race@example.com", "second"))
-        connections.close_all()
+def wait_until_blocked(waiter, blocker, timeout=30):
+    """Wait until PostgreSQL shows the backend ``waiter`` waiting for a lock ``blocker`` holds."""
+    deadline = time.monotonic() + timeout
+    with connections["platform"].cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("select %s = any(pg_blocking_pids(%s))", [blocker, waiter])
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.02)
+    raise AssertionError(f"backend {waiter} never waited for backend {blocker}")
 
-    threads = [threading.Thread(target=slow_writer), threading.Thread(target=second_writer)]
+
+def in_threads(*functions):
+    """Run each function in a thread of its own; re-raise the first error of any."""
+    errors = []
+
+    def run(function):
+        try:
+            function()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(function,)) for function in functions]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(10)
+        thread.join(60)
+    assert not any(thread.is_alive() for thread in threads), "a writer is still running after 60 s"
+    if errors:
+        raise errors[0]
+
+
+@pytest.mark.django_db(databases=["default", "platform"], transaction=True)
+def test_two_writers_at_the_same_moment_log_a_problem_once(committed_platform):
+    second_pid = queue.Queue()
+    results = []
+
+    def first_writer():
+        # Logs, then holds its transaction open until the second writer waits for it.
+        with transaction.atomic(using="platform"):
+            results.append(log_intervention("missing-profile", "race@example.com", "first"))
+            wait_until_blocked(second_pid.get(timeout=30), backend_pid())
+
+    def second_writer():
+        second_pid.put(backend_pid())
+        results.append(log_intervention("missing-profile", "race@example.com", "second"))
+
+    in_threads(first_writer, second_writer)
     assert sorted(results) == [False, True]
-    assert Intervention.objects.count() == 1
+    assert list(Intervention.objects.values_list("error", flat=True)) == ["first"]
 
 
 @pytest.mark.django_db(databases=["default", "platform"], transaction=True)

