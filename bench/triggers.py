@@ -23,8 +23,8 @@ flush latency.
 
 import argparse
 import os
-import secrets
 import random
+import secrets
 import statistics
 import sys
 import time
