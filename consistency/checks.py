@@ -63,7 +63,9 @@ def load_sql(name):
 def state_sql(therapist_filter):
     """Return the therapist-state statement restricted by one of the fixed filters."""
     assert therapist_filter in (ALL_THERAPISTS, BY_IDS, BY_ID_RANGE, BY_NORMALISED_EMAIL)
-    return load_sql("therapist_state.sql").replace("{therapist_filter}", therapist_filter)
+    sql = load_sql("therapist_state.sql")
+    assert sql.count("{therapist_filter}") == 1, "the filter's placeholder must appear once, outside comments"
+    return sql.replace("{therapist_filter}", therapist_filter)
 
 
 def normalise_email(email, using=PLATFORM_DB):

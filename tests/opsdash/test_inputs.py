@@ -134,3 +134,23 @@ def test_a_nul_character_in_a_form_is_a_bad_request(operator_client):
     response = operator_client.post(reverse("consistency:resync"), {"email": "a\x00b@example.com"})
     assert response.status_code == 400
     assert not JobRun.objects.exists()
+
+
+def test_a_newline_in_an_email_never_runs_as_sql(viewer_client):
+    """The email is bound into the therapist-state statement; a value that ends a comment must stay a value."""
+    make_therapist("victim@example.com")
+    response = viewer_client.get(reverse("consistency:therapist"), {"email": "x\n; select 1/0; --"})
+    assert response.status_code == 200
+    assert response.context["found"] == []
+
+
+def test_no_shipped_sql_has_a_placeholder_in_a_comment():
+    from consistency.checks import SQL_DIR
+
+    commented = [
+        f"{path.name}:{n}"
+        for path in SQL_DIR.glob("*.sql")
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if "--" in line and re.search(r"\{[a-z_]+\}", line.split("--", 1)[1])
+    ]
+    assert commented == []
