@@ -23,6 +23,8 @@ PRODUCTION = {
 
 def manage(*args, **variables):
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="opsdash.settings", **variables)
+    # The browser tests' Playwright needs this in the test process; a deployment never sets it.
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
