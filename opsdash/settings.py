@@ -180,6 +180,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("OPSDASH_SIGNIN_COOLOFF_MINUTES", 
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# No start-up banner on every manage.py command; failures and lockouts are still logged.
+AXES_VERBOSE = False
 
 MIDDLEWARE += [
     # Every page and fragment: Cache-Control: private, no-store.
