@@ -11,6 +11,7 @@ the median are shown: on a shared machine the best is the steadier figure.
 
 import argparse
 import os
+import secrets
 import statistics
 import sys
 import time
@@ -18,6 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsdash.settings")
+# A benchmark signs nothing that outlives it: any key will do (the settings require one).
+os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
 
 import django  # noqa: E402
 

@@ -17,6 +17,7 @@ user "bench-operator". Never point either at a production database.
 
 import argparse
 import os
+import secrets
 import statistics
 import sys
 import time
@@ -25,6 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsdash.settings")
+# A benchmark signs nothing that outlives it: any key will do (the settings require one).
+os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
 # The test client's host.
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver")
 

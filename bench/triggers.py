@@ -24,6 +24,7 @@ flush latency.
 import argparse
 import os
 import random
+import secrets
 import statistics
 import sys
 import time
@@ -286,6 +287,8 @@ def main():
     url = bench_database_url()
     os.environ["PLATFORM_DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsdash.settings")
+    # A benchmark signs nothing that outlives it: any key will do (the settings require one).
+    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
     import django
 
     django.setup()

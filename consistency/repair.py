@@ -32,6 +32,7 @@ from .checks import (
     PLATFORM_DB,
     apply_state_settings,
     load_sql,
+    normalise_email,
     state_sql,
 )
 
@@ -388,7 +389,7 @@ def _failure_entries(failures, job_id):
     return [
         {
             "operation": THERAPIST_SYNC,
-            "entity_id": failure.email.strip().lower(),
+            "entity_id": normalise_email(failure.email),
             "error": f"Repair failed: {failure.error}",
             "payload": {"user_id": failure.therapist_id, "email": failure.email, "job": job_id},
         }

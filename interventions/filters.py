@@ -7,6 +7,8 @@ from django import forms
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from opsdash.inputs import CHOICE_ERRORS
+
 from .models import Intervention
 from .queue import operations
 
@@ -21,9 +23,13 @@ class InterventionFilter(django_filters.FilterSet):
     """Filter the queue by text, operation, when logged, and regressions."""
 
     q = django_filters.CharFilter(method="filter_text", label="Search")
-    operation = django_filters.ChoiceFilter(empty_label="Any operation")
+    operation = django_filters.ChoiceFilter(empty_label="Any operation", error_messages=CHOICE_ERRORS)
     logged = django_filters.ChoiceFilter(
-        method="filter_logged", label="Logged", choices=[(k, v[0]) for k, v in LOGGED.items()], empty_label="Any time"
+        method="filter_logged",
+        label="Logged",
+        choices=[(k, v[0]) for k, v in LOGGED.items()],
+        empty_label="Any time",
+        error_messages=CHOICE_ERRORS,
     )
     regression = django_filters.BooleanFilter(
         method="filter_regression", label="Regressions only", widget=forms.CheckboxInput()

@@ -15,6 +15,7 @@ creates the virtualenv first).
 
 import argparse
 import os
+import secrets
 import socket
 import sys
 from pathlib import Path
@@ -129,6 +130,27 @@ def configure(services):
         environment["CELERY_RESULT_BACKEND"] = broker
     os.environ.update(environment)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsdash.settings")
+    development_security(services.data_dir)
+
+
+def development_security(data_dir):
+    """
+    Give the development server a secret key and plain-HTTP cookies, unless configured.
+
+    The settings refuse to start without DJANGO_SECRET_KEY (no public fallback): this
+    run keeps a random key of its own in .data/secret_key, so sessions outlive a
+    restart. runserver speaks plain HTTP, so cookies cannot be HTTPS-only.
+    """
+    if not os.environ.get("DJANGO_SECRET_KEY"):
+        key_file = data_dir / "secret_key"
+        if not key_file.exists():
+            data_dir.mkdir(parents=True, exist_ok=True)
+            key_file.touch(mode=0o600)
+            key_file.write_text(secrets.token_urlsafe(50))
+            say(f"generated a secret key in {key_file}")
+        os.environ["DJANGO_SECRET_KEY"] = key_file.read_text().strip()
+    if not os.environ.get("DJANGO_SECURE_COOKIES"):
+        os.environ["DJANGO_SECURE_COOKIES"] = "false"
 
 
 def prepare(therapists, drift):

@@ -59,13 +59,6 @@ def env_database(name, default):
 # ------------------------------------------------------------------------------
 DEBUG = env_bool("DJANGO_DEBUG", False)
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG and os.environ.get("OPSDASH_REQUIRE_SECRET_KEY"):
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY is required in production")
-    # Development and tests only: production sets DJANGO_SECRET_KEY (see README).
-    SECRET_KEY = "opsdash-insecure-development-key"
-
 ALLOWED_HOSTS = [h.strip() for h in env_str("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in env_str("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
@@ -138,8 +131,67 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG and bool(os.environ.get("DJANGO_SECRET_KEY")))
+
+# ------------------------------------------------------------------------------
+# Security
+# ------------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
+# With the production variables of README.md ("Production"), `manage.py check --deploy`
+# reports nothing (tests/opsdash/test_security_settings.py).
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        # No public fallback: a known key would let anyone forge sessions. The tests
+        # (pyproject.toml) and bin/opsdash-run (a key kept under .data/) set one.
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is required unless DJANGO_DEBUG is true: set it to a long random value, e.g. "
+            'python -c "import secrets; print(secrets.token_urlsafe(50))"'
+        )
+    SECRET_KEY = "opsdash-insecure-debug-only-key"
+
+# Cookies over HTTPS only, unless debugging or told otherwise (a plain-HTTP development server).
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+# Behind a TLS-terminating proxy: the header it sets to "https", e.g. HTTP_X_FORWARDED_PROTO.
+# Only set it when the proxy always sets or strips that header.
+_proxy_ssl_header = env_str("DJANGO_SECURE_PROXY_SSL_HEADER", "")
+SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header, "https") if _proxy_ssl_header else None
+
+# Sessions end after OPSDASH_SESSION_IDLE_MINUTES without a page view. Live polls
+# neither write nor extend the session (opsdash.middleware.SessionActivityMiddleware),
+# so an open tab that only polls signs out.
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_COOKIE_AGE = env_int("OPSDASH_SESSION_IDLE_MINUTES", 8 * 60) * 60
+if SESSION_COOKIE_AGE < 60:
+    raise ImproperlyConfigured("OPSDASH_SESSION_IDLE_MINUTES must be at least 1")
+
+# Sign-in throttling by django-axes: OPSDASH_SIGNIN_FAILURE_LIMIT wrong passwords for one
+# user name from one address lock that pair out for OPSDASH_SIGNIN_COOLOFF_MINUTES;
+# `python manage.py axes_reset` (or axes_reset_username NAME) lifts it at once.
+# https://django-axes.readthedocs.io/en/latest/4_configuration.html
+INSTALLED_APPS += ["axes"]
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("OPSDASH_SIGNIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("OPSDASH_SIGNIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# No start-up banner on every manage.py command; failures and lockouts are still logged.
+AXES_VERBOSE = False
+
+MIDDLEWARE += [
+    # Every page and fragment: Cache-Control: private, no-store.
+    "opsdash.middleware.NoStoreMiddleware",
+    # NUL bytes and oversized values answer 400; paging and id parameters are sanitised.
+    "opsdash.middleware.QueryParameterMiddleware",
+    "opsdash.middleware.SessionActivityMiddleware",
+    # Last, as django-axes asks.
+    "axes.middleware.AxesMiddleware",
+]
 
 # ------------------------------------------------------------------------------
 # Internationalisation

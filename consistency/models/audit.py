@@ -1,5 +1,7 @@
 """Audit entries: who did what to which therapist or intervention, and when (SPEC §6)."""
 
+import getpass
+
 from django.conf import settings
 from django.db import models
 
@@ -14,6 +16,8 @@ class AuditAction(models.TextChoices):
     CREATE_PROFILE = "create_profile", "Create profile"
     SAFETY_NET_INSTALL = "safety_net_install", "Install safety net"
     SAFETY_NET_ROLLBACK = "safety_net_rollback", "Roll back safety net"
+    CREATE_ACCOUNT = "create_account", "Create account"
+    SEED_PLATFORM = "seed_platform", "Seed platform"
 
 
 class AuditEntry(models.Model):
@@ -37,11 +41,23 @@ class AuditEntry(models.Model):
         return f"{self.actor_name} {self.action} {self.target}"
 
 
-def record(actor, action, target, job=None, **details):
-    """Record an audit entry for an action of ``actor`` (a user, or None for opsdash itself)."""
+def cli_actor_name():
+    """Return who runs a management command, as its audit entries name them: cli:<system user>."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no user name for this uid (a bare container)
+        return "cli"
+
+
+def record(actor, action, target, job=None, actor_name=None, **details):
+    """
+    Record an audit entry for an action of ``actor``: a user, or None for opsdash itself
+    (or for whoever ``actor_name`` names, e.g. cli_actor_name() in a management command).
+    """
+    signed_in = actor is not None and actor.is_authenticated
     return AuditEntry.objects.create(
-        actor=actor if actor and actor.is_authenticated else None,
-        actor_name=actor.get_username() if actor and actor.is_authenticated else "opsdash",
+        actor=actor if signed_in else None,
+        actor_name=actor.get_username() if signed_in else (actor_name or "opsdash"),
         action=action,
         target=target,
         job=job,

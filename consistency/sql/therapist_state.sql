@@ -1,7 +1,9 @@
 -- One row per therapist: the three rows side by side, each check of SPEC §3 and each
 -- link problem. The same statement serves one therapist, a chunk and all of them:
--- {therapist_filter} is one of the fixed fragments of consistency.checks, with its
--- values bound as parameters.
+-- the filter of the first CTE is one of the fixed fragments of consistency.checks,
+-- with its values bound as parameters. (Its placeholder appears there only: a
+-- placeholder in a comment would put a bound value inside the comment, where a
+-- newline in the value ends the comment and the rest of the value runs as SQL.)
 with therapist as (
     -- SPEC §2: a therapist is a users row with user_type 'therapist'.
     select u.id, u.email, lower(btrim(u.email)) as norm_email, u.full_name,

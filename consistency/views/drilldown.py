@@ -6,6 +6,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django_tables2 import RequestConfig
 
+from opsdash.middleware import polled
+
 from ..exports import stream_results_csv
 from ..filters import TherapistResultFilter
 from ..models import JobRun, TherapistResult
@@ -59,9 +61,12 @@ def row_context(request, problem, therapist_id, job=None, error=None):
     }
 
 
+@polled
 @login_required
 def drilldown_row(request, problem, therapist_id):
     """Render one therapist's row alone: its resync in progress, then its state after it."""
     _problem_or_404(problem)
-    job = JobRun.objects.filter(pk=request.GET.get("job") or 0).first()
+    # opsdash.inputs keeps ``job`` only when it is a whole number.
+    job_id = request.GET.get("job")
+    job = JobRun.objects.filter(pk=job_id).first() if job_id else None
     return render(request, "consistency/partials/result_row.html", row_context(request, problem, therapist_id, job))

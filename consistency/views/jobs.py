@@ -7,6 +7,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
+from opsdash.middleware import polled
+
 from .. import job_report, jobs, stale_jobs
 from ..models import FINISHED_STATES, JobRun
 from ..tables import JobRunTable
@@ -51,6 +53,7 @@ def job_page(request, pk):
     return render(request, "consistency/job.html", _job_context(request, pk))
 
 
+@polled
 @login_required
 def job_live(request, pk):
     """Render a job's live part alone, for htmx polling while it runs."""

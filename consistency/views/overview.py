@@ -6,6 +6,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from kombu.exceptions import KombuError
 
+from opsdash.middleware import polled
+
 from .. import overview
 from ..models import SnapshotSource
 from ..snapshots import fail_request, request_snapshot
@@ -44,11 +46,14 @@ def overview_page(request):
     return render(request, "consistency/overview.html", _context(rate))
 
 
+@polled
 @login_required
 def overview_live(request):
     """Render the overview's live part alone, for htmx polling; remember the rate asked for."""
     rate = overview.parse_refresh_rate(request.GET.get("every"), request.session.get(SESSION_RATE, overview.DEFAULT_REFRESH_RATE))
-    request.session[SESSION_RATE] = rate
+    # Written only when it changes: a poll at the same rate leaves the session alone.
+    if request.session.get(SESSION_RATE) != rate:
+        request.session[SESSION_RATE] = rate
     return render(request, "consistency/partials/overview_live.html", _context(rate))
 
 

@@ -119,13 +119,18 @@ def test_run_sets_everything_up_serves_and_stops_on_ctrl_c(start_run, fresh_data
         DATABASE_URL=url_of(settings.DATABASES["default"], own),
         PLATFORM_DATABASE_URL=url_of(settings.DATABASES["default"], platform),
         CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        # As on a fresh clone: no secret key and no cookie setting; the run provides both.
+        DJANGO_SECRET_KEY="",
+        DJANGO_SECURE_COOKIES="",
     )
 
     setup = run.output.read_until(r"opsdash runs at", timeout=SETUP_DEADLINE)
+    assert f"generated a secret key in {data_dir / 'secret_key'}" in setup
     assert "DATABASE_URL: PostgreSQL at" in setup
     assert "CELERY_BROKER_URL: Redis at" in setup
     assert f"created database {own}" in setup and f"created database {platform}" in setup
     assert "created the platform tables" in setup
+    username = re.search(r"username: (\S+)", setup)[1]
     password = re.search(r"password: (\S+)", setup)[1]
     # The first snapshot is taken before the web server starts, let alone answers.
     assert re.search(r"first snapshot: \d+ of 50 therapists consistent", setup)
@@ -135,7 +140,8 @@ def test_run_sets_everything_up_serves_and_stops_on_ctrl_c(start_run, fresh_data
     assert snapshots == [("startup", 50)]
     port = serving(run)
 
-    final_url, page, browser = sign_in(port, "operator", password)
+    assert re.fullmatch(r"operator-[0-9a-f]{6}", username)
+    final_url, page, browser = sign_in(port, username, password)
     assert final_url.endswith("/admin/")
     assert "Site administration" in page
     overview = browser.open(f"http://127.0.0.1:{port}/", timeout=10).read().decode()

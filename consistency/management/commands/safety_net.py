@@ -2,6 +2,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import Error as DatabaseError
 
 from consistency import safety_net
+from consistency.models import AuditAction
+from consistency.models.audit import cli_actor_name, record
+
+AUDITED = {"install": AuditAction.SAFETY_NET_INSTALL, "rollback": AuditAction.SAFETY_NET_ROLLBACK}
 
 
 def _yes_no(value):
@@ -45,4 +49,7 @@ class Command(BaseCommand):
         except DatabaseError as exc:
             # The transaction was rolled back: the platform database is as it was.
             raise CommandError(f"{options['action']} failed, nothing was changed: {exc}") from None
+        if options["action"] in AUDITED:
+            # The same entry the safety-net page records, naming who ran the command.
+            record(None, AUDITED[options["action"]], "safety net", actor_name=cli_actor_name(), state=str(current.state))
         self.stdout.write(format_status(current))

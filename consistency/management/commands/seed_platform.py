@@ -3,6 +3,8 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.db import Error as DatabaseError
 
+from consistency.models import AuditAction
+from consistency.models.audit import cli_actor_name, record
 from consistency.seed import PlatformNotEmpty, seed_platform
 
 
@@ -42,6 +44,10 @@ class Command(BaseCommand):
             raise CommandError(f"{exc}; pass --replace to empty it first (never on production)") from None
         except DatabaseError as exc:
             raise CommandError(f"cannot seed the platform database: {exc}") from None
+        record(
+            None, AuditAction.SEED_PLATFORM, "all", actor_name=cli_actor_name(),
+            therapists=therapists, drift=drift, seed=seed, replace=replace,
+        )
         self.stdout.write(
             f"Seeded {therapists} therapists (drift {drift}, seed {seed}) in {time.monotonic() - started:.1f}s"
         )
