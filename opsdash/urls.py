@@ -7,5 +7,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("interventions/", include("interventions.urls")),
+    path("", include("monitoring.urls")),
+    path("api/", include("api.urls")),
     path("", include("consistency.urls")),
 ]
