@@ -8,6 +8,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("interventions/", include("interventions.urls")),
     path("", include("monitoring.urls")),
-    path("api/", include("api.urls")),
+    path("api/", include("api.urls", namespace="api")),
     path("", include("consistency.urls")),
 ]
