@@ -13,6 +13,7 @@ Evaluate the alert rules, open and clear incidents, and notify their destination
 import logging
 import threading
 
+from celery import current_task
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, connections, transaction
@@ -228,7 +229,9 @@ def _deliver_later(notification_id):
     """Queue the delivery to a worker; with no worker online (or no Redis), deliver here and now."""
     from .tasks import deliver_notification
 
-    if health.workers():
+    # Within a task a worker is certainly there (a solo worker busy with this very task
+    # cannot answer the ping).
+    if current_task or health.workers():
         try:
             deliver_notification.apply_async((notification_id,), queue=settings.CELERY_TASK_DEFAULT_QUEUE)
             return
