@@ -87,6 +87,9 @@ def test_interventions_are_filtered_as_the_queue_filters_them(viewer_api):
     assert [i["entity_id"] for i in body["results"]] == ["a@example.com"]
     body = viewer_api.get("/api/interventions/", {"q": "no profile"}).json()
     assert [i["entity_id"] for i in body["results"]] == ["b@example.com"]
+    Intervention.objects.create(operation="avatar-sync", entity_id="c@example.com", error="back again")
+    body = viewer_api.get("/api/interventions/", {"regression": "on"}).json()
+    assert [i["error"] for i in body["results"]] == ["back again"]
 
 
 def test_jobs_are_listed_and_one_job_has_its_report(viewer_api, olivia):
