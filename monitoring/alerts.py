@@ -17,6 +17,7 @@ from celery import current_task
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, connections, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from consistency.checks import CHECKS
@@ -200,7 +201,7 @@ def deliver(notification_id):
     if notification.state == NotificationState.SENT:
         return True
     title, body = message(notification)
-    Notification.objects.filter(pk=notification_id).update(attempts=notification.attempts + 1)
+    Notification.objects.filter(pk=notification_id).update(attempts=F("attempts") + 1)
     try:
         send(notification.destination, title, body)
     except DeliveryFailed as exc:

@@ -33,11 +33,11 @@ def test_stopping_the_worker_turns_the_strip_red(viewer_client, start_worker, se
     settings.OPSDASH_WORKER_CACHE_SECONDS = 1
     worker = start_worker()
     make_snapshot()
-    assert 'class="card health good"' in _strip(viewer_client)
+    assert 'class="card health-strip good"' in _strip(viewer_client)
     worker.stop()
     time.sleep(1.1)  # the cached answer of the ping expires
     html = _strip(viewer_client)
-    assert 'class="card health bad"' in html
+    assert 'class="card health-strip bad"' in html
     assert f"No worker is consuming the queue {worker.queue}" in html
 
 
