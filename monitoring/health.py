@@ -131,7 +131,8 @@ def health():
         warnings.append(f"No worker is consuming the queue {_queue()}: jobs and snapshots wait until one starts.")
     if stale:
         warnings.append(
-            "No snapshot yet: is Celery beat running?"
+            f"No snapshot has been taken yet: Celery beat takes one every {settings.OPSDASH_SNAPSHOT_MINUTES} min "
+            "once it runs (Refresh now takes one at once)."
             if snapshot is None
             else f"Celery beat has missed two snapshots (one is due every {settings.OPSDASH_SNAPSHOT_MINUTES} min): "
             "the figures are getting old."

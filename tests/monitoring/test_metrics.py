@@ -93,3 +93,13 @@ def test_an_allowed_network_scrapes_without_a_token(client, settings, fresh_snap
     settings.OPSDASH_METRICS_ALLOWED_IPS = ["10.1.0.0/16"]
     assert scrape(client, token=None, REMOTE_ADDR="10.1.2.3")[("opsdash_therapists", ())] == 100
     assert client.get("/metrics", REMOTE_ADDR="10.2.0.1").status_code == 403
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True, databases=["default", "platform"])
+def test_a_running_worker_is_counted_online(client, metrics_token, start_worker):
+    from tests.monitoring.conftest import make_snapshot
+
+    start_worker()
+    make_snapshot()
+    assert scrape(client)[("opsdash_workers_online", ())] == 1
