@@ -5,8 +5,8 @@ from .. import alerts, health
 register = template.Library()
 
 
-@register.inclusion_tag("monitoring/partials/health_strip.html", takes_context=True)
-def health_strip(context):
+@register.inclusion_tag("monitoring/partials/health_strip.html")
+def health_strip():
     """Render the workers, queue and snapshot health, and the open incidents, for the overview."""
     alerts.evaluate_health_soon()
-    return {"health": health.health(), "incidents": list(alerts.open_incidents()[:10]), "perms": context.get("perms")}
+    return {"health": health.health(), "incidents": list(alerts.open_incidents()[:10])}
