@@ -190,6 +190,15 @@ def _finish_chunk(chunk, state, result=None, error=""):
             interventions_logged=F("interventions_logged") + result.interventions_logged,
             interventions_resolved=F("interventions_resolved") + result.interventions_resolved,
         )
+    logger.info(
+        "chunk %s of job %s %s",
+        chunk.index,
+        chunk.job_id,
+        state,
+        extra={"event": "job.chunk", "job_id": chunk.job_id, "chunk": chunk.index, "state": state,
+               "therapists": result.therapists, "therapists_changed": result.therapists_changed,
+               "therapists_failed": len(result.failures), "error": error},
+    )  # fmt: skip
     if state == ChunkState.FAILED:
         JobEvent.objects.create(job_id=chunk.job_id, state=JobState.RUNNING, message=f"Chunk {chunk.index} failed: {error}")
 

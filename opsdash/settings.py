@@ -298,3 +298,90 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("OPSDASH_LOG_LEVEL", "INFO")},
 }
+
+# ------------------------------------------------------------------------------
+# Integrations: health, Prometheus metrics, the JSON API, alerts, digest, logs
+# ------------------------------------------------------------------------------
+INSTALLED_APPS += [
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "monitoring",
+    "api",
+]
+
+# Milliseconds the workers have to answer Celery's ping; the answer is cached
+# OPSDASH_WORKER_CACHE_SECONDS so the overview's polling and the scrapes stay cheap.
+OPSDASH_WORKER_PING_TIMEOUT_MS = env_int("OPSDASH_WORKER_PING_TIMEOUT_MS", 1000)
+OPSDASH_WORKER_CACHE_SECONDS = env_int("OPSDASH_WORKER_CACHE_SECONDS", 10)
+# Seconds each dependency of /readyz (databases, Redis) has to answer.
+OPSDASH_READY_TIMEOUT = env_int("OPSDASH_READY_TIMEOUT", 2)
+# /metrics: a bearer token, or client addresses / networks allowed without one.
+OPSDASH_METRICS_TOKEN = env_str("OPSDASH_METRICS_TOKEN", "")
+OPSDASH_METRICS_ALLOWED_IPS = [a.strip() for a in env_str("OPSDASH_METRICS_ALLOWED_IPS", "").split(",") if a.strip()]
+# Hour (0-23, OPSDASH_TIME_ZONE) of the daily digest; empty sends none.
+OPSDASH_DIGEST_HOUR = env_str("OPSDASH_DIGEST_HOUR", "")
+if OPSDASH_DIGEST_HOUR:
+    OPSDASH_DIGEST_HOUR = env_int("OPSDASH_DIGEST_HOUR", 0)
+    if not 0 <= OPSDASH_DIGEST_HOUR <= 23:
+        raise ImproperlyConfigured("OPSDASH_DIGEST_HOUR must be an hour from 0 to 23")
+    # https://docs.celeryq.dev/en/stable/userguide/periodic-tasks.html#crontab-schedules
+    from celery.schedules import crontab
+
+    CELERY_BEAT_SCHEDULE["daily-digest"] = {
+        "task": "monitoring.tasks.send_daily_digest",
+        "schedule": crontab(hour=OPSDASH_DIGEST_HOUR, minute=0),
+    }
+# Alerts: how often a failing destination is tried again, and after how long.
+OPSDASH_ALERT_RETRIES = env_int("OPSDASH_ALERT_RETRIES", 5)
+OPSDASH_ALERT_RETRY_SECONDS = env_int("OPSDASH_ALERT_RETRY_SECONDS", 30)
+# Sender of alert and digest emails (Django's EMAIL_* settings choose the server).
+DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "opsdash@localhost")
+EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("DJANGO_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("DJANGO_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("DJANGO_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 10
+
+# https://www.django-rest-framework.org/api-guide/settings/
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "opsdash API",
+    "DESCRIPTION": "Consistency metrics, therapists, interventions and jobs of opsdash.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#worker-send-task-events
+# Task events let Flower (optional, see README) show opsdash's tasks and arguments.
+CELERY_WORKER_SEND_TASK_EVENTS = True
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-send-sent-event
+CELERY_TASK_SEND_SENT_EVENT = True
+
+# OPSDASH_LOG_FORMAT=json: one JSON object per log line (python-json-logger).
+OPSDASH_LOG_FORMAT = env_str("OPSDASH_LOG_FORMAT", "text")
+if OPSDASH_LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"OPSDASH_LOG_FORMAT must be text or json, not {OPSDASH_LOG_FORMAT!r}")
+if OPSDASH_LOG_FORMAT == "json":
+    LOGGING["formatters"] = {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        }
+    }
+    LOGGING["handlers"]["console"]["formatter"] = "json"
+    # https://docs.celeryq.dev/en/stable/userguide/configuration.html#worker-hijack-root-logger
+    # The worker keeps the JSON handler instead of installing its own text one.
+    CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -11,5 +11,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("interventions/", include("interventions.urls")),
+    path("", include("monitoring.urls")),
+    path("api/", include("api.urls", namespace="api")),
     path("", include("consistency.urls")),
 ]
