@@ -1,15 +1,23 @@
 """
-Browser tests: Debian's Chromium (Playwright) against a live server, with a real
-Celery worker on the test databases (tests/worker.py).
+Browser tests: Chromium (Playwright) against a live server, with a real Celery worker
+on the test databases (tests/worker.py).
+
+The browser is Playwright's own Chromium where it is installed (``playwright install
+chromium``), else Debian's (``apt-get install chromium``). Without either, the tests
+are skipped with that reason; in CI (the CI variable set, as .ci/run does) they fail
+instead, so that a missing browser never passes for a green run.
 
 Screenshots of the main pages go to OPSDASH_SCREENSHOTS when it is set
 (``OPSDASH_SCREENSHOTS=docs/screenshots pytest -m browser`` refreshes the README's).
 """
 
 import os
+import shutil
+from functools import cache
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 from consistency.seed import seed_platform
 from consistency.snapshots import take_snapshot
@@ -18,7 +26,7 @@ from consistency.snapshots import take_snapshot
 # are still synchronous, one at a time.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-CHROMIUM = "/usr/bin/chromium"
+DEBIAN_CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -31,10 +39,35 @@ CHROMIUM_ARGS = [
 PASSWORDS = {"olivia": "olivia-password-1", "victor": "victor-password-1", "sam": "sam-password-1"}
 
 
+@cache
+def chromium():
+    """Return the Chromium to launch: Playwright's own when installed, else Debian's, else None."""
+    with sync_playwright() as playwright:
+        own = playwright.chromium.executable_path
+    if Path(own).exists():
+        return own
+    return shutil.which("chromium") or (DEBIAN_CHROMIUM if Path(DEBIAN_CHROMIUM).exists() else None)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip the browser tests when there is no browser, unless in CI, where they must run."""
+    browser_tests = [item for item in items if item.get_closest_marker("browser")]
+    if not browser_tests or chromium() or os.environ.get("CI"):
+        return
+    skip = pytest.mark.skip(
+        reason="no Chromium: run `.venv/bin/playwright install chromium` or `apt-get install chromium`"
+    )
+    for item in browser_tests:
+        item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
-    """Launch Debian's Chromium, not a browser Playwright would download."""
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+    """Launch the Chromium found, with the flags a closed network and a container need."""
+    path = chromium()
+    if path is None:
+        pytest.fail("no Chromium for the browser tests: `.venv/bin/playwright install chromium` or `apt-get install chromium`")
+    return {**browser_type_launch_args, "executable_path": path, "args": CHROMIUM_ARGS}
 
 
 @pytest.fixture(scope="session")
