@@ -24,7 +24,7 @@ def _context(rate):
         "inconsistent": snapshot.therapists - snapshot.consistent if snapshot else 0,
         "check_rows": overview.check_rows(snapshot) if snapshot else [],
         "link_problem_rows": overview.link_problem_rows(snapshot) if snapshot else [],
-        "interventions": overview.intervention_status(),
+        "interventions": overview.intervention_status(snapshot),
         "running_jobs": running,
         "recent_jobs": finished,
         "every": rate,
