@@ -24,7 +24,9 @@ logger = logging.getLogger(__name__)
 # What an unreachable, hanging or timed-out service raises. A statement timeout
 # (psycopg's QueryCanceled) is an OperationalError too.
 DATABASE_ERRORS = (OperationalError, InterfaceError)
-QUEUE_ERRORS = (KombuError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+BROKER_ERRORS = (KombuError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+# Around a publish, a socket error is the broker's too.
+QUEUE_ERRORS = (*BROKER_ERRORS, OSError)
 ERRORS = {Service.PLATFORM: DATABASE_ERRORS, Service.QUEUE: QUEUE_ERRORS}
 # The longest error kept: enough to say why, never a whole statement.
 ERROR_LENGTH = 300

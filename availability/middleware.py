@@ -2,6 +2,8 @@
 
 from django.contrib import messages
 from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -9,27 +11,37 @@ from . import guard
 from .models import Service
 
 
-def _platform_is_down():
-    """Tell whether the platform database fails to answer (bounded by its connect timeout)."""
-    connection = connections["platform"]
-    connection.close()
-    try:
-        guard.platform(connection.ensure_connection)
-    except guard.Unavailable:
-        return True
-    return False
+def _database_alias(exc):
+    """
+    Return the alias of the connection a database error came from, or None.
+
+    Django's errors do not name their database, but the frames they were raised
+    through belong to its connection (DatabaseWrapper.ensure_connection) or to a
+    cursor over it (CursorWrapper.execute).
+    """
+    traceback = exc.__traceback__
+    while traceback is not None:
+        owner = traceback.tb_frame.f_locals.get("self")
+        if isinstance(owner, BaseDatabaseWrapper):
+            return owner.alias
+        if isinstance(owner, CursorWrapper):
+            return owner.db.alias
+        traceback = traceback.tb_next
+    return None
 
 
 def _service_of(exc):
     if isinstance(exc, guard.Unavailable):
         return exc.outage.service
-    if isinstance(exc, guard.QUEUE_ERRORS) and not isinstance(exc, guard.DATABASE_ERRORS):
+    if isinstance(exc, guard.DATABASE_ERRORS):
+        if _database_alias(exc) != "platform":
+            return None
+        guard.mark_down(Service.PLATFORM, exc)
+        connections["platform"].close_if_unusable_or_obsolete()
+        return Service.PLATFORM
+    if isinstance(exc, guard.BROKER_ERRORS):
         guard.mark_down(Service.QUEUE, exc)
         return Service.QUEUE
-    # A database error names no database: opsdash's own one is assumed up (this
-    # request got past the session and the sign-in), so look at the platform's.
-    if isinstance(exc, guard.DATABASE_ERRORS) and _platform_is_down():
-        return Service.PLATFORM
     return None
 
 
