@@ -84,9 +84,9 @@ def index_status(using=PLATFORM_DB):
     return statuses
 
 
-def grants_sql(role, database):
-    """Return the grants of app_role_grants.sql for ``role`` on ``database``, identifiers quoted."""
-    return sql.SQL(load_sql(GRANTS_SQL)).format(role=sql.Identifier(role), database=sql.Identifier(database))
+def grants_sql(role):
+    """Return the grants of app_role_grants.sql for ``role``, quoted."""
+    return sql.SQL(load_sql(GRANTS_SQL)).format(role=sql.Identifier(role), role_name=sql.Literal(role))
 
 
 def create_intervention_log(using=PLATFORM_DB):
@@ -116,9 +116,8 @@ def create_recommended_indexes(using=PLATFORM_DB, report=lambda message: None):
 
 def grant(role, using=PLATFORM_DB):
     """Grant ``role`` what everyday use needs (app_role_grants.sql)."""
-    connection = connections[using]
-    with connection.cursor() as cursor:
-        cursor.execute(grants_sql(role, connection.settings_dict["NAME"]).as_string(cursor.connection))
+    with connections[using].cursor() as cursor:
+        cursor.execute(grants_sql(role).as_string(cursor.connection))
 
 
 def run(role=None, using=PLATFORM_DB, report=lambda message: None):
@@ -136,10 +135,9 @@ def run(role=None, using=PLATFORM_DB, report=lambda message: None):
     return status
 
 
-def script(role=APP_ROLE, database=None, using=PLATFORM_DB):
+def script(role=APP_ROLE):
     """Return every statement of run() as one psql script, for a DBA to run instead (connects to nothing)."""
-    database = database or connections[using].settings_dict["NAME"]
-    grants = grants_sql(role, database).as_string(None)
+    grants = grants_sql(role).as_string(None)
     parts = [
         "-- opsdash platform setup: run as the owner of the platform's tables, with psql",
         "-- (CREATE INDEX CONCURRENTLY must not run inside a transaction: no --single-transaction).",

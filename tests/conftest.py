@@ -4,7 +4,7 @@ import pytest
 from django.db import connections
 
 from consistency.schema import create_platform_tables
-from tests.worker import Worker, delete_queue
+from tests.worker import Worker, database_url, delete_queue
 
 PLATFORM_TABLES = ("manual_intervention_log", "therapist_profiles", "therapist_enrollments", "user_credits", "users")
 
@@ -124,3 +124,41 @@ def start_worker(committed_platform, settings, tmp_path):
     yield start
     for worker in workers:
         worker.stop()
+
+
+APP_ROLE = "opsdash_app"
+
+
+@pytest.fixture
+def app_role():
+    """
+    The everyday role of the README ("Least privilege"), with exactly its grants on the test platform database.
+
+    Roles belong to the whole PostgreSQL server: it is created once and kept (other
+    databases may hold its grants); the grants are given here on this database.
+    """
+    import psycopg
+
+    from consistency import platform_setup
+
+    # On a connection of its own, committed at once: a DBA's script run by psql sees it too.
+    with psycopg.connect(database_url("platform").replace("postgres://", "postgresql://"), autocommit=True) as conn:
+        conn.execute(
+            "do $$ begin create role opsdash_app login; exception when duplicate_object or unique_violation then null; end $$"
+        )
+    platform_setup.grant(APP_ROLE)
+    return APP_ROLE
+
+
+@pytest.fixture
+def as_app_role(app_role):
+    """Run this process's platform queries as the everyday role (SET ROLE on the platform connection)."""
+    with connections["platform"].cursor() as cursor:
+        cursor.execute(f"set role {APP_ROLE}")
+        cursor.execute("select current_user")
+        assert cursor.fetchone()[0] == APP_ROLE
+    yield app_role
+    # A test transaction's rollback undoes SET ROLE; a committed one needs the reset.
+    if not connections["platform"].needs_rollback:
+        with connections["platform"].cursor() as cursor:
+            cursor.execute("reset role")
