@@ -5,12 +5,58 @@ import time
 from django.utils import timezone
 
 from .checks import compute_metrics
-from .models import MetricSnapshot, SnapshotSource
+from .models import AttemptState, MetricSnapshot, SnapshotAttempt, SnapshotSource
 from .results import refresh_results
 
 
-def take_snapshot(source=SnapshotSource.SCHEDULE, job=None):
-    """Compute the metrics of every therapist, store them as a snapshot and refresh the drill-down."""
+def request_snapshot(source=SnapshotSource.MANUAL):
+    """Record a snapshot asked for, before its task is queued: the overview follows it."""
+    return SnapshotAttempt.objects.create(source=source)
+
+
+def fail_request(attempt, error):
+    """Record that a snapshot asked for failed (or could not even be queued), and why."""
+    SnapshotAttempt.objects.filter(pk=attempt.pk).update(
+        state=AttemptState.FAILED, finished_at=timezone.now(), error=_short(error)
+    )
+
+
+def _short(error):
+    return str(error).strip()[: SnapshotAttempt.ERROR_LENGTH]
+
+
+def take_snapshot(source=SnapshotSource.SCHEDULE, job=None, attempt_id=None):
+    """
+    Compute the metrics of every therapist, store them as a snapshot and refresh the drill-down.
+
+    The attempt (``attempt_id``, as request_snapshot recorded it, else a new one) says
+    when it ran and how it ended: with its snapshot, or failed, with the error.
+    """
+    attempt = _start(attempt_id, source, job)
+    try:
+        snapshot = _take(source, job)
+    except Exception as exc:
+        fail_request(attempt, f"{type(exc).__name__}: {exc}")
+        raise
+    SnapshotAttempt.objects.filter(pk=attempt.pk).update(
+        state=AttemptState.SUCCEEDED, finished_at=timezone.now(), snapshot=snapshot
+    )
+    return snapshot
+
+
+def _start(attempt_id, source, job):
+    now = timezone.now()
+    if attempt_id is not None:
+        SnapshotAttempt.objects.filter(pk=attempt_id).update(state=AttemptState.RUNNING, started_at=now)
+        attempt = SnapshotAttempt.objects.filter(pk=attempt_id).first()
+        if attempt is not None:
+            return attempt
+    return SnapshotAttempt.objects.create(
+        source=source, job=job, state=AttemptState.RUNNING, requested_at=now, started_at=now
+    )
+
+
+def _take(source, job):
     started = time.monotonic()
     metrics = compute_metrics()
     # The drill-down pages read TherapistResult, not the platform: refreshing it with

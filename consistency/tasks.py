@@ -113,6 +113,11 @@ def resync_therapist(self, job_id):
 
 
 @shared_task(ignore_result=True)
-def take_metrics_snapshot():
-    """Record the consistency metrics for the trends (Celery beat, every OPSDASH_SNAPSHOT_MINUTES)."""
-    take_snapshot(SnapshotSource.SCHEDULE)
+def take_metrics_snapshot(attempt_id=None):
+    """
+    Record the consistency metrics for the trends (Celery beat, every OPSDASH_SNAPSHOT_MINUTES).
+
+    With ``attempt_id``, the snapshot an operator asked for (consistency.snapshots.request_snapshot).
+    """
+    source = SnapshotSource.MANUAL if attempt_id is not None else SnapshotSource.SCHEDULE
+    take_snapshot(source, attempt_id=attempt_id)
