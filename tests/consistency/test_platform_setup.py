@@ -171,3 +171,17 @@ def test_a_dry_run_needs_no_log(alice):
     drop_log()
     job = runner.run_repair_all(start_repair_all(alice, dry_run=True, queue=False).pk)
     assert job.state == JobState.SUCCEEDED
+
+
+@pytest.mark.django_db(databases=["default", "platform"], transaction=True)
+def test_platform_setup_rewrites_the_payloads_opsdash_wrote_double_encoded(set_up_platform):
+    written = '{"user_id": null, "email": "a@example.com", "enrollment_id": null, "profile_id": null, "enrollments": 0, "job": 5}'
+    raw(
+        "insert into manual_intervention_log (operation, entity_id, error, payload)"
+        " values ('missing-enrollment', 'a@example.com', 'no enrollment', to_jsonb(%s::text))",
+        [written],
+    )
+    out = StringIO()
+    call_command("platform_setup", stdout=out)
+    assert "1 double-encoded ones rewritten as objects" in out.getvalue()
+    assert raw("select jsonb_typeof(payload), payload->>'job' from manual_intervention_log") == [("object", "5")]
