@@ -151,7 +151,7 @@ for _name in ("OPSDASH_DB_CONNECT_TIMEOUT", "OPSDASH_WEB_STATEMENT_TIMEOUT", "OP
         raise ImproperlyConfigured(f"{_name} must be at least 1 (seconds)")
 # Web processes get the short statement timeout; the Celery worker and the long
 # commands switch to the job's (opsdash.timeouts.use_job_timeouts).
-for _alias, _database in DATABASES.items():
+for _database in DATABASES.values():
     _database["OPTIONS"] = {**_database.get("OPTIONS", {}), **timeouts.database_options(
         OPSDASH_DB_CONNECT_TIMEOUT, OPSDASH_WEB_STATEMENT_TIMEOUT)}
 # A platform connection is opened per request and per task: a persistent one would be

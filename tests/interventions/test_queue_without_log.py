@@ -30,3 +30,12 @@ def test_the_queue_fragment_and_the_side_panel_answer_without_a_log(no_intervent
 def test_the_overview_says_there_is_no_log_table_yet(no_intervention_log, viewer_client):
     response = viewer_client.get(reverse("consistency:overview"))
     assert response.status_code == 200
+
+
+def test_the_therapist_page_answers_without_a_log(no_intervention_log, viewer_client):
+    from tests.factories import make_therapist
+
+    make_therapist("ana@example.com", profile={"bio": "Stale."})
+    response = viewer_client.get(reverse("consistency:therapist") + "?email=ana@example.com")
+    assert response.status_code == 200
+    assert "ana@example.com" in response.content.decode()
