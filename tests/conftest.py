@@ -4,6 +4,7 @@ import pytest
 from django.db import connections
 
 from consistency.schema import create_platform_tables
+from tests.proxy import Proxy
 from tests.worker import Worker, database_url, delete_queue
 
 PLATFORM_TABLES = ("manual_intervention_log", "therapist_profiles", "therapist_enrollments", "user_credits", "users")
@@ -162,3 +163,37 @@ def as_app_role(app_role):
     if not connections["platform"].needs_rollback:
         with connections["platform"].cursor() as cursor:
             cursor.execute("reset role")
+
+
+@pytest.fixture
+def platform_proxy(committed_platform):
+    """Put a proxy between opsdash and the platform database; the test decides when it fails."""
+    settings_dict = connections["platform"].settings_dict
+    original = settings_dict["HOST"], settings_dict["PORT"]
+    proxy = Proxy(settings_dict["HOST"] or "127.0.0.1", int(settings_dict["PORT"] or 5432))
+    connections["platform"].close()
+    settings_dict["HOST"], settings_dict["PORT"] = "127.0.0.1", proxy.port
+    yield proxy
+    connections["platform"].close()
+    settings_dict["HOST"], settings_dict["PORT"] = original
+    proxy.stop()
+
+
+@pytest.fixture
+def redis_proxy(isolated_queue, committed_platform):
+    """Put a proxy between opsdash and Redis for the tasks it queues; the test decides when it fails."""
+    from kombu.utils.url import url_to_parts
+
+    from opsdash.celery import app
+
+    names = ("broker_url", "broker_write_url", "broker_read_url")
+    original = {name: app.conf[name] for name in names}
+    parts = url_to_parts(original["broker_url"])
+    proxy = Proxy(parts.hostname or "127.0.0.1", parts.port or 6379)
+    for name in names:
+        app.conf[name] = f"redis://127.0.0.1:{proxy.port}/{parts.path or 0}"
+    app.pool.force_close_all()
+    yield proxy
+    app.conf.update(original)
+    app.pool.force_close_all()
+    proxy.stop()
