@@ -16,7 +16,7 @@ from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from . import runner
+from . import runner, stale_jobs
 from .models import FINISHED_CHUNK_STATES, JobChunk, JobRun, JobState, SnapshotSource
 from .snapshots import take_snapshot
 
@@ -55,12 +55,19 @@ def repair_all(self, job_id):
         raise
     if not JobRun.objects.filter(pk=job_id, state=JobState.RUNNING).exists():
         return
-    if not indexes:
-        # Redelivered after every chunk finished: only the final step is left.
-        finish_repair_all.delay(job_id)
-        return
-    closing = finish_repair_all.si(job_id).on_error(repair_all_broken.s(job_id))
-    chord(group(repair_chunk.s(job_id, index) for index in indexes))(closing)
+    try:
+        if not indexes:
+            # Redelivered after every chunk finished: only the final step is left.
+            finish_repair_all.delay(job_id)
+            return
+        closing = finish_repair_all.si(job_id).on_error(repair_all_broken.s(job_id))
+        chord(group(repair_chunk.s(job_id, index) for index in indexes))(closing)
+    except Exception as exc:
+        # A broker error here would otherwise leave the job running with no task to
+        # finish it. Chunks already sent find it failed and do nothing; one already
+        # started commits or rolls back on its own.
+        logger.exception("could not queue the chunks of job %s", job_id)
+        runner.fail_job(job_id, f"Could not queue its chunks: {type(exc).__name__}: {exc}. Start the job again.")
 
 
 @shared_task(bind=True, acks_late=True)
@@ -121,3 +128,9 @@ def take_metrics_snapshot(attempt_id=None):
     """
     source = SnapshotSource.MANUAL if attempt_id is not None else SnapshotSource.SCHEDULE
     take_snapshot(source, attempt_id=attempt_id)
+
+
+@shared_task(ignore_result=True)
+def end_stale_jobs():
+    """End the active jobs no worker will finish (Celery beat, every minute; README "Stale jobs")."""
+    stale_jobs.end_stale_jobs()

@@ -113,11 +113,11 @@ def isolated_queue(settings):
 
 @pytest.fixture
 def start_worker(committed_platform, settings, tmp_path):
-    """Start a worker (pool, concurrency, chunk size); this process queues to its queue. Stopped after."""
+    """Start a worker (pool, concurrency, chunk size, queue: a new one by default); this process queues to its queue. Stopped after."""
     workers = []
 
-    def start(pool="solo", concurrency=1, chunk_size=2):
-        worker = Worker(tmp_path, pool, concurrency, chunk_size)
+    def start(pool="solo", concurrency=1, chunk_size=2, queue=None):
+        worker = Worker(tmp_path, pool, concurrency, chunk_size, queue=queue)
         workers.append(worker)
         settings.CELERY_TASK_DEFAULT_QUEUE = worker.queue
         return worker
