@@ -79,7 +79,7 @@ def test_the_safety_net_page_shows_the_recommended_indexes_missing(superuser_cli
     page = superuser_client.get("/safety-net/").content.decode()
     assert "Recommended indexes" in page
     assert "opsdash_users_email_norm_idx" in page and "opsdash_enrollments_email_norm_idx" in page
-    assert "✗ missing" in page
+    assert page.count("not built") == 2
 
 
 @pytest.fixture
