@@ -14,6 +14,7 @@ from django.db.models import Q
 
 from interventions.models import Intervention
 
+from .checks import intervention_log_exists
 from .models import AuditEntry, JobRun
 
 # Where each field lives (table, column) in users, the enrollment and the profile, and
@@ -145,6 +146,8 @@ def timeline(norm_email, therapist_ids=(), limit=50):
     interventions = Intervention.objects.filter(
         Q(entity_id__iexact=norm_email) | Q(entity_id__in=ids)
     ).order_by("-timestamp")[:limit]
+    if not intervention_log_exists():  # SPEC §1: the platform may have none yet
+        interventions = []
     jobs = JobRun.objects.filter(target=norm_email).select_related("requested_by").order_by("-created_at")[:limit]
     audit = AuditEntry.objects.filter(target=norm_email).order_by("-at")[:limit]
     events = chain(

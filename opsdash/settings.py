@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from opsdash import defaults
+from opsdash import defaults, timeouts
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -74,8 +74,15 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_filters",
     "django_htmx",
+    "axes",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
     "consistency",
     "interventions",
+    "availability",
+    "monitoring",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -88,6 +95,15 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # A request that meets an outage its view did not expect gets a 503 page, never a 500.
+    "availability.middleware.OutageMiddleware",
+    # Every page and fragment: Cache-Control: private, no-store.
+    "opsdash.middleware.NoStoreMiddleware",
+    # NUL bytes and oversized values answer 400; paging and id parameters are sanitised.
+    "opsdash.middleware.QueryParameterMiddleware",
+    "opsdash.middleware.SessionActivityMiddleware",
+    # Last, as django-axes asks.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "opsdash.urls"
@@ -103,6 +119,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # The banner of every page: which service is down, and since when.
+                "availability.context_processors.outages",
             ],
         },
     },
@@ -120,6 +138,46 @@ DATABASES = {
 }
 DATABASE_ROUTERS = ["opsdash.routers.PlatformRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# ------------------------------------------------------------------------------
+# Bounded waits: database and Redis timeouts, outages
+# ------------------------------------------------------------------------------
+# Seconds to wait for a PostgreSQL connection, handshake included (libpq connect_timeout).
+OPSDASH_DB_CONNECT_TIMEOUT = env_int("OPSDASH_DB_CONNECT_TIMEOUT", 3)
+# Longest statement of a web request, and of a worker's job or a command, in seconds.
+OPSDASH_WEB_STATEMENT_TIMEOUT = env_int("OPSDASH_WEB_STATEMENT_TIMEOUT", 15)
+OPSDASH_JOB_STATEMENT_TIMEOUT = env_int("OPSDASH_JOB_STATEMENT_TIMEOUT", 25 * 60)
+# Longest wait of a job for a row or table lock the platform holds; a repair chunk
+# that gives up is retried (consistency.tasks.RETRYABLE) instead of queueing the
+# platform's own writes behind it.
+OPSDASH_JOB_LOCK_TIMEOUT = env_int("OPSDASH_JOB_LOCK_TIMEOUT", 10)
+# Seconds to connect to Redis and to wait for each of its answers.
+OPSDASH_REDIS_TIMEOUT = env_int("OPSDASH_REDIS_TIMEOUT", 3)
+# While a service is known to be down, pages skip it for this many seconds rather
+# than wait for it again on every request (availability.guard).
+OPSDASH_OUTAGE_RECHECK_SECONDS = env_int("OPSDASH_OUTAGE_RECHECK_SECONDS", 15)
+for _name in ("OPSDASH_DB_CONNECT_TIMEOUT", "OPSDASH_WEB_STATEMENT_TIMEOUT", "OPSDASH_JOB_STATEMENT_TIMEOUT",
+              "OPSDASH_JOB_LOCK_TIMEOUT", "OPSDASH_REDIS_TIMEOUT"):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1 (seconds)")
+# Web processes get the short statement timeout; the Celery worker and the long
+# commands switch to the job's (opsdash.timeouts.use_job_timeouts).
+for _database in DATABASES.values():
+    _database["OPTIONS"] = {**_database.get("OPTIONS", {}), **timeouts.database_options(
+        OPSDASH_DB_CONNECT_TIMEOUT, OPSDASH_WEB_STATEMENT_TIMEOUT)}
+# A platform connection is opened per request and per task: a persistent one would be
+# health-checked with a query that waits forever on a server that accepts and never
+# answers, where opening a connection is bounded by the connect timeout.
+DATABASES["platform"]["CONN_MAX_AGE"] = 0
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#broker-connection-timeout
+CELERY_BROKER_CONNECTION_TIMEOUT = OPSDASH_REDIS_TIMEOUT
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#redis-socket-timeout
+CELERY_REDIS_SOCKET_TIMEOUT = OPSDASH_REDIS_TIMEOUT
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = OPSDASH_REDIS_TIMEOUT
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-publish-retry-policy
+# One retry of a publish at once: with the socket timeouts a queueing request waits
+# at most about twice OPSDASH_REDIS_TIMEOUT.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 
 # ------------------------------------------------------------------------------
 # Auth
@@ -173,7 +231,6 @@ if SESSION_COOKIE_AGE < 60:
 # user name from one address lock that pair out for OPSDASH_SIGNIN_COOLOFF_MINUTES;
 # `python manage.py axes_reset` (or axes_reset_username NAME) lifts it at once.
 # https://django-axes.readthedocs.io/en/latest/4_configuration.html
-INSTALLED_APPS += ["axes"]
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AXES_FAILURE_LIMIT = env_int("OPSDASH_SIGNIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("OPSDASH_SIGNIN_COOLOFF_MINUTES", 15))
@@ -182,16 +239,6 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # No start-up banner on every manage.py command; failures and lockouts are still logged.
 AXES_VERBOSE = False
-
-MIDDLEWARE += [
-    # Every page and fragment: Cache-Control: private, no-store.
-    "opsdash.middleware.NoStoreMiddleware",
-    # NUL bytes and oversized values answer 400; paging and id parameters are sanitised.
-    "opsdash.middleware.QueryParameterMiddleware",
-    "opsdash.middleware.SessionActivityMiddleware",
-    # Last, as django-axes asks.
-    "axes.middleware.AxesMiddleware",
-]
 
 # ------------------------------------------------------------------------------
 # Internationalisation
@@ -225,7 +272,14 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A publish to a Redis that is down fails fast instead of hanging the request.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    # Bounded waits: see "Bounded waits" above.
+    "socket_timeout": OPSDASH_REDIS_TIMEOUT,
+    "socket_connect_timeout": OPSDASH_REDIS_TIMEOUT,
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -302,13 +356,6 @@ LOGGING = {
 # ------------------------------------------------------------------------------
 # Integrations: health, Prometheus metrics, the JSON API, alerts, digest, logs
 # ------------------------------------------------------------------------------
-INSTALLED_APPS += [
-    "rest_framework",
-    "rest_framework.authtoken",
-    "drf_spectacular",
-    "monitoring",
-    "api",
-]
 
 # Milliseconds the workers have to answer Celery's ping; the answer is cached
 # OPSDASH_WORKER_CACHE_SECONDS so the overview's polling and the scrapes stay cheap.

@@ -6,6 +6,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from kombu.exceptions import KombuError
 
+from availability import guard
+from availability.models import Service
 from opsdash.middleware import polled
 
 from .. import overview
@@ -28,7 +30,7 @@ def _context(rate):
         "inconsistent": snapshot.therapists - snapshot.consistent if snapshot else 0,
         "check_rows": overview.check_rows(snapshot) if snapshot else [],
         "link_problem_rows": overview.link_problem_rows(snapshot) if snapshot else [],
-        "interventions": overview.intervention_status(),
+        "interventions": overview.intervention_status(snapshot),
         "running_jobs": running,
         "recent_jobs": finished,
         "attempts": attempts,
@@ -74,6 +76,7 @@ def refresh_snapshot(request):
                 args=[attempt.pk], connection=connection, queue=settings.CELERY_TASK_DEFAULT_QUEUE
             )
     except (KombuError, OSError) as exc:
+        guard.mark_down(Service.QUEUE, exc)
         # The overview shows it as the last snapshot's failure.
         fail_request(attempt, f"The queue is unavailable, no snapshot was queued: {exc}")
     return redirect("consistency:overview")

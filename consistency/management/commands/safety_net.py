@@ -4,6 +4,7 @@ from django.db import Error as DatabaseError
 from consistency import safety_net
 from consistency.models import AuditAction
 from consistency.models.audit import cli_actor_name, record
+from opsdash.timeouts import use_job_timeouts
 
 AUDITED = {"install": AuditAction.SAFETY_NET_INSTALL, "rollback": AuditAction.SAFETY_NET_ROLLBACK}
 
@@ -37,6 +38,7 @@ class Command(BaseCommand):
         parser.add_argument("action", choices=["install", "rollback", "status"])
 
     def handle(self, *args, **options):
+        use_job_timeouts()
         action = {
             "install": safety_net.install,
             "rollback": safety_net.rollback,

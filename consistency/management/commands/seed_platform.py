@@ -6,6 +6,7 @@ from django.db import Error as DatabaseError
 from consistency.models import AuditAction
 from consistency.models.audit import cli_actor_name, record
 from consistency.seed import PlatformNotEmpty, seed_platform
+from opsdash.timeouts import use_job_timeouts
 
 
 def _rate(value):
@@ -30,6 +31,7 @@ class Command(BaseCommand):
         parser.add_argument("--replace", action="store_true", help="empty the platform tables first")
 
     def handle(self, *args, therapists, drift, seed, replace, verbosity, **options):
+        use_job_timeouts()
         if therapists < 1:
             raise CommandError("--therapists must be at least 1")
 
