@@ -10,7 +10,8 @@ rows with the object they hold, and no other row: a row counts as opsdash's only
 - its operation is one whose payload opsdash built in SQL (OPSDASH_KEYS),
 - its entity_id is a normalised email, as opsdash logs everything,
 - its payload is a jsonb string whose text is a JSON object with exactly the keys
-  opsdash writes for that operation, whose ``email`` normalises to the entity_id.
+  opsdash writes for that operation, whose ``email`` normalises to the entity_id
+  (compared in SQL, the one normalisation: docs/rules.md §2).
 
 A string payload the platform wrote, an object, NULL or anything else is left alone.
 It is idempotent: a second run finds nothing to do. ``manage.py repair_payloads`` runs it.
@@ -54,16 +55,13 @@ def _sql(name):
     return (SQL_DIR / name).read_text()
 
 
-def _object_opsdash_wrote(operation, entity_id, text):
+def _object_opsdash_wrote(operation, text):
     """Return the object a payload's text holds when it is the one opsdash writes for this problem, else None."""
     try:
         value = json.loads(text)
     except (TypeError, ValueError):
         return None
     if not isinstance(value, dict) or set(value) != OPSDASH_KEYS[operation]:
-        return None
-    email = value["email"]
-    if not isinstance(email, str) or email.strip().lower() != entity_id:
         return None
     return value
 
@@ -76,15 +74,15 @@ def repair_payloads(dry_run=False, using=PLATFORM_DB):
         rows = cursor.fetchall()
         result.candidates = len(rows)
         fixes = []
-        for row_id, operation, entity_id, text in rows:
-            value = _object_opsdash_wrote(operation, entity_id, text)
+        for row_id, operation, _entity_id, text in rows:
+            value = _object_opsdash_wrote(operation, text)
             if value is not None:
                 fixes.append({"id": str(row_id), "payload": value})
-        if dry_run:
-            result.repaired = len(fixes)
-            return result
         update = _sql("repair_payloads.sql")
         for start in range(0, len(fixes), BATCH):
             cursor.execute(update, {"fixes": json.dumps(fixes[start : start + BATCH])})
             result.repaired += cursor.rowcount
+        if dry_run:
+            # The same statements tell what they would rewrite; nothing is kept.
+            transaction.set_rollback(True, using=using)
     return result

@@ -7,3 +7,5 @@ from jsonb_to_recordset(%(fixes)s::jsonb) as f(id uuid, payload jsonb)
 where l.id = f.id
   and jsonb_typeof(l.payload) = 'string'
   and jsonb_typeof(f.payload) = 'object'
+  -- The email opsdash logged normalises to the entity_id, by the one rule (docs/rules.md §2).
+  and lower(btrim(f.payload ->> 'email')) = l.entity_id
