@@ -38,7 +38,7 @@ from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from bench.pages import bench_client, time_requests  # noqa: E402
-from consistency.checks import CHECKS, LINK_PROBLEMS  # noqa: E402
+from consistency.catalogue import CHECK_NAMES, LINK_PROBLEM_NAMES  # noqa: E402
 from consistency.models import JobKind, JobRun, JobState, MetricSnapshot  # noqa: E402
 from interventions.schema import ensure_intervention_log  # noqa: E402
 
@@ -55,8 +55,8 @@ def add_history(jobs, interventions):
                 taken_at=now - timedelta(minutes=5 * n),
                 therapists=1_000_000,
                 consistent=900_000,
-                inconsistent={c: 10_000 for c in CHECKS},
-                link_problems={p: 100 for p in LINK_PROBLEMS},
+                inconsistent={c: 10_000 for c in CHECK_NAMES},
+                link_problems={p: 100 for p in LINK_PROBLEM_NAMES},
                 unresolved_interventions=interventions // 2,
                 duration_ms=30_000,
             )

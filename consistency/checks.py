@@ -13,23 +13,11 @@ from pathlib import Path
 from django.db import connections, transaction
 from django.utils import timezone
 
+from . import catalogue
+from .catalogue import CHECKS, LINK_PROBLEMS
+
 PLATFORM_DB = "platform"
 SQL_DIR = Path(__file__).resolve().parent / "sql"
-
-CHECKS = ("avatar", "bio", "experience", "verification", "active", "name", "specializations")
-LINK_PROBLEMS = (
-    "unlinked_enrollment",
-    "missing_enrollment",
-    "missing_profile",
-    "duplicate_enrollment",
-    "duplicate_user",
-    "orphan_enrollment",
-)
-# Link problems that are a property of one therapist (orphan-enrollment is not: it is
-# an enrollment that matches no user at all).
-THERAPIST_LINK_PROBLEMS = LINK_PROBLEMS[:-1]
-# Link problems the repair fixes itself; the others are logged for a human (SPEC §3).
-AUTO_REPAIRED_LINK_PROBLEMS = ("unlinked_enrollment",)
 
 # The fixed WHERE fragments of therapist_state.sql; values are always bound.
 ALL_THERAPISTS = "true"
@@ -98,11 +86,11 @@ class TherapistState:
 
     @property
     def failing_checks(self):
-        return [check for check in CHECKS if self.row[f"{check}_ok"] is False]
+        return catalogue.failing(self.row, CHECKS)
 
     @property
     def link_problems(self):
-        return [problem for problem in THERAPIST_LINK_PROBLEMS if self.row[problem]]
+        return catalogue.failing(self.row, LINK_PROBLEMS)
 
 
 def _fetch_dicts(cursor):
@@ -145,8 +133,8 @@ def intervention_log_exists(using=PLATFORM_DB):
 
 def _metrics_sql():
     counts = ",\n".join(
-        [f"count(*) filter (where s.{check}_ok = false) as {check}" for check in CHECKS]
-        + [f"count(*) filter (where s.{problem}) as {problem}" for problem in THERAPIST_LINK_PROBLEMS]
+        f"count(*) filter (where {problem.failing_sql('s')}) as {problem.name}"
+        for problem in catalogue.THERAPIST_PROBLEMS.values()
     )
     return (
         "select count(*) as therapists, count(*) filter (where s.consistent) as consistent,\n"
@@ -175,7 +163,7 @@ def compute_metrics(using=PLATFORM_DB):
         if intervention_log_exists(using):
             cursor.execute("select count(*) from manual_intervention_log where resolved is not true")
             unresolved = cursor.fetchone()[0]
-    link_problems = {problem: row[problem] for problem in THERAPIST_LINK_PROBLEMS}
+    link_problems = {name: row[name] for name in catalogue.THERAPIST_LINK_PROBLEM_NAMES}
     # The per-therapist flag says "this therapist has a twin"; the metric counts
     # every user of each group (SPEC §7).
     link_problems["duplicate_user"] = int(duplicate_users)
@@ -183,7 +171,7 @@ def compute_metrics(using=PLATFORM_DB):
     return {
         "therapists": row["therapists"],
         "consistent": row["consistent"],
-        "inconsistent": {check: row[check] for check in CHECKS},
+        "inconsistent": {name: row[name] for name in catalogue.CHECK_NAMES},
         "link_problems": link_problems,
         "unresolved_interventions": unresolved,
         "computed_at": timezone.now().isoformat(),

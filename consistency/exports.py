@@ -12,7 +12,7 @@ from datetime import datetime
 
 from django.http import StreamingHttpResponse
 
-from .checks import CHECKS, THERAPIST_LINK_PROBLEMS
+from . import catalogue
 
 
 class _Echo:
@@ -47,15 +47,14 @@ def cell_text(value):
 
 
 def _problems_text(row, shown_problem):
-    failing = [c for c in CHECKS if row[f"{c}_ok"] is False] + [p for p in THERAPIST_LINK_PROBLEMS if row[p]]
-    return "; ".join(p for p in failing if p != shown_problem)
+    return "; ".join(catalogue.failing(row, but=shown_problem))
 
 
 def stream_results_csv(table, filename):
     """Return a streaming CSV response of every row of a TherapistResultTable, in its order."""
     columns = [c for c in table.columns if c.name != "actions"]
     fields = {c.name: str(c.accessor) for c in columns if c.name != "problems"}
-    flags = [f"{c}_ok" for c in CHECKS] + list(THERAPIST_LINK_PROBLEMS)
+    flags = catalogue.FLAGS
     rows = table.data.data.values(*set(fields.values()) | set(flags)).iterator(chunk_size=2000)
 
     def lines():

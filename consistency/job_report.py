@@ -2,7 +2,7 @@
 
 from django.db import connection, transaction
 
-from .checks import CHECKS, LINK_PROBLEMS
+from .catalogue import CHECK_NAMES, LINK_PROBLEM_NAMES
 from .models import JobRun
 
 
@@ -41,8 +41,8 @@ def metric_changes(job):
     if not before and not after:
         return []
     rows = [_row("consistent", before.get("consistent"), after.get("consistent"))]
-    rows += [_row(c, before.get("inconsistent", {}).get(c), after.get("inconsistent", {}).get(c)) for c in CHECKS]
-    rows += [_row(p, before.get("link_problems", {}).get(p), after.get("link_problems", {}).get(p)) for p in LINK_PROBLEMS]
+    rows += [_row(c, before.get("inconsistent", {}).get(c), after.get("inconsistent", {}).get(c)) for c in CHECK_NAMES]
+    rows += [_row(p, before.get("link_problems", {}).get(p), after.get("link_problems", {}).get(p)) for p in LINK_PROBLEM_NAMES]
     rows.append(_row("unresolved_interventions", before.get("unresolved_interventions"), after.get("unresolved_interventions")))
     return rows
 

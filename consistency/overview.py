@@ -17,12 +17,8 @@ from availability import guard
 from interventions.queue import unresolved_count
 
 from . import safety_net
-from .checks import CHECKS, LINK_PROBLEMS
+from .catalogue import CHECKS, LINK_PROBLEMS, THERAPIST_PROBLEMS
 from .models import FINISHED_STATES, PENDING_ATTEMPT_STATES, AttemptState, JobRun, MetricSnapshot, SnapshotAttempt
-from .models.results import PROBLEMS
-
-# What each link problem counts (SPEC §7): users and enrollments where not therapists.
-LINK_PROBLEM_UNITS = {"duplicate_user": "users", "orphan_enrollment": "enrollments"}
 # The refresh rates a user may pick for the live overview, in seconds (0: paused).
 REFRESH_RATES = (0, 5, 15, 30, 60)
 DEFAULT_REFRESH_RATE = 15
@@ -46,7 +42,7 @@ class MetricRow:
     @property
     def drilldown(self):
         """Tell whether the problem has a drill-down page: those of therapists (not orphan enrollments)."""
-        return self.name in PROBLEMS
+        return self.name in THERAPIST_PROBLEMS
 
     @property
     def percent(self):
@@ -87,14 +83,14 @@ def snapshot_status(snapshot):
 
 def check_rows(snapshot):
     """Return one row per check of SPEC §3 with its count of failing therapists."""
-    return [MetricRow(check, snapshot.inconsistent.get(check, 0), snapshot.therapists) for check in CHECKS]
+    return [MetricRow(c.name, snapshot.inconsistent.get(c.name, 0), snapshot.therapists) for c in CHECKS]
 
 
 def link_problem_rows(snapshot):
     """Return one row per link problem of SPEC §3, in the unit SPEC §7 counts it in."""
     return [
-        MetricRow(problem, snapshot.link_problems.get(problem, 0), snapshot.therapists, LINK_PROBLEM_UNITS.get(problem, "therapists"))
-        for problem in LINK_PROBLEMS
+        MetricRow(p.name, snapshot.link_problems.get(p.name, 0), snapshot.therapists, p.unit)
+        for p in LINK_PROBLEMS
     ]
 
 

@@ -6,41 +6,12 @@ import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from .catalogue import THERAPIST_PROBLEMS
 from .models import JobRun, TherapistResult
 from .templatetags.opsdash import label, stored_value
 
-# The values shown side by side for each problem, the enrollment (the source of
-# truth, SPEC §4) first.
-PROBLEM_COLUMNS = {
-    "avatar": ("e_profile_image_url", "u_avatar_url", "p_profile_image_url"),
-    "bio": ("e_bio", "p_bio"),
-    "experience": ("e_experience_years", "p_experience_years"),
-    "verification": ("p_verification_status", "p_is_verified", "u_is_verified"),
-    "active": ("e_is_active", "u_is_active"),
-    "name": ("e_full_name", "u_full_name"),
-    "specializations": ("e_list", "p_specializations"),
-    "unlinked_enrollment": ("e_email", "e_user_id"),
-    "missing_enrollment": ("u_full_name",),
-    "missing_profile": ("e_full_name",),
-    "duplicate_enrollment": ("enrollment_count", "e_id"),
-    "duplicate_user": ("norm_email",),
-}
-# What each problem means, as SPEC §3 states it, for the drill-down's heading.
-PROBLEM_RULES = {
-    "avatar": "The user's avatar, the enrollment's and the profile's image differ (the placeholder counts as no image).",
-    "bio": "The enrollment's and the profile's bio differ (NULL and empty text are different values).",
-    "experience": "The enrollment's and the profile's experience differ, and the enrollment's is not an unknown 0 with a known profile value.",
-    "verification": "The profile's status or is_verified, or the user's is_verified, does not follow the enrollment's status.",
-    "active": "The user's is_active differs from the enrollment's.",
-    "name": "The user's full name differs from the enrollment's.",
-    "specializations": "The enrollment's list (or its normalised legacy text) and the profile's differ as case-insensitive sets.",
-    "unlinked_enrollment": "The canonical enrollment has no user_id: the repair links it.",
-    "missing_enrollment": "The therapist has no enrollment: nothing to repair from.",
-    "missing_profile": "The therapist has no profile, so booking fails: an operator may create it from the enrollment.",
-    "duplicate_enrollment": "The therapist has more than one enrollment: only the canonical one is ever written.",
-    "duplicate_user": "Another user has the same email once trimmed and lowercased.",
-}
-VALUE_COLUMNS = tuple(dict.fromkeys(c for columns in PROBLEM_COLUMNS.values() for c in columns))
+# Every value a drill-down may show side by side (consistency.catalogue: each problem's columns).
+VALUE_COLUMNS = tuple(dict.fromkeys(c for problem in THERAPIST_PROBLEMS.values() for c in problem.columns))
 
 RESYNC_BUTTON = """{% if record.norm_email %}
 <button type="button" class="small" hx-post="{% url 'consistency:resync' %}"
@@ -116,7 +87,7 @@ class TherapistResultTable(tables.Table):
 
     def __init__(self, data, problem, can_resync=False, **kwargs):
         self.problem = problem
-        shown = PROBLEM_COLUMNS[problem]
+        shown = THERAPIST_PROBLEMS[problem].columns
         exclude = [c for c in VALUE_COLUMNS if c not in shown]
         if not can_resync:
             exclude.append("actions")

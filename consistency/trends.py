@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.db.models.functions import Trunc
 from django.utils import timezone
 
-from .checks import CHECKS
+from .catalogue import CHECK_NAMES
 from .models import MetricSnapshot
 
 # The ranges the trends page offers, in days; 7 is the default (issue 5).
@@ -53,7 +53,7 @@ def series(snapshots):
     list of percentages per line, "consistent" (every check and no link problem) first.
     """
     lines = {"consistent": [_passing_percent(s, s.therapists - s.consistent) for s in snapshots]}
-    for check in CHECKS:
+    for check in CHECK_NAMES:
         lines[check] = [_passing_percent(s, s.inconsistent.get(check, 0)) for s in snapshots]
     return {"times": [int(s.taken_at.timestamp() * 1000) for s in snapshots], "lines": lines}
 

@@ -7,13 +7,14 @@ on rows the platform wrote by hand, SPEC §1).
 
 from django.db.models import Count, Exists, Max, Min, OuterRef, Subquery
 
+from consistency.catalogue import LINK_PROBLEMS
 from consistency.checks import intervention_log_exists
 
 from .models import Intervention
 
 # The link problems a repair logs for a human (SPEC §3), whose drill-downs list the
 # same therapists from opsdash's own data while the log cannot be read.
-LOGGED_LINK_PROBLEMS = ("missing_enrollment", "missing_profile", "duplicate_enrollment", "duplicate_user")
+LOGGED_LINK_PROBLEMS = tuple(p.name for p in LINK_PROBLEMS if p.drilldown and not p.repaired)
 
 
 def unresolved():

@@ -20,7 +20,7 @@ from django.db import IntegrityError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from consistency.checks import CHECKS
+from consistency.catalogue import CHECK_NAMES
 from consistency.models import FINISHED_STATES, JobKind, JobRun, JobState, MetricSnapshot
 from interventions.filters import InterventionFilter
 from interventions.queue import unresolved, unresolved_count
@@ -50,7 +50,7 @@ def _check_consistency(rule):
     if snapshot is None:
         return {}
     wrong = {}
-    for check in [rule.check_name] if rule.check_name else CHECKS:
+    for check in [rule.check_name] if rule.check_name else CHECK_NAMES:
         passing = _percent(snapshot.therapists - snapshot.inconsistent.get(check, 0), snapshot.therapists)
         if passing < rule.threshold:
             wrong[check] = f"{check}: {passing:.1f}% of therapists pass, under {rule.threshold:g}%"

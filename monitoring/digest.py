@@ -9,7 +9,8 @@ from datetime import timedelta
 from django.db.models import Count
 from django.utils import timezone
 
-from consistency.checks import CHECKS, intervention_log_exists
+from consistency.catalogue import CHECK_NAMES
+from consistency.checks import intervention_log_exists
 from consistency.models import JobRun, MetricSnapshot
 from interventions.models import Intervention
 
@@ -37,7 +38,7 @@ def build(now=None):
     since = now - timedelta(days=1)
     snapshots = {"today": _snapshot_at(now), "yesterday": _snapshot_at(since), "last_week": _snapshot_at(now - timedelta(days=7))}
     rows = [("consistent", *(_passing(s) for s in snapshots.values()))]
-    rows += [(check, *(_passing(s, check) for s in snapshots.values())) for check in CHECKS]
+    rows += [(check, *(_passing(s, check) for s in snapshots.values())) for check in CHECK_NAMES]
     interventions = None
     if intervention_log_exists():
         interventions = {

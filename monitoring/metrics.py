@@ -13,7 +13,8 @@ from django.utils import timezone
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 
-from consistency.checks import CHECKS, LINK_PROBLEMS, intervention_log_exists
+from consistency.catalogue import CHECK_NAMES, LINK_PROBLEM_NAMES
+from consistency.checks import intervention_log_exists
 from consistency.models import JobKind, JobRun, JobState, MetricSnapshot
 from interventions.queue import unresolved
 
@@ -51,11 +52,11 @@ class OpsdashCollector:
         yield _gauge("opsdash_therapists", "Therapists in the latest snapshot.", snapshot.therapists)
         yield _gauge("opsdash_consistent_therapists", "Therapists passing every check.", snapshot.consistent)
         checks = _gauge("opsdash_inconsistent_therapists", "Therapists failing each check.", labels=["check"])
-        for check in CHECKS:
+        for check in CHECK_NAMES:
             checks.add_metric([check], snapshot.inconsistent.get(check, 0))
         yield checks
         problems = _gauge("opsdash_link_problems", "Link problems per kind (SPEC §7 units).", labels=["problem"])
-        for problem in LINK_PROBLEMS:
+        for problem in LINK_PROBLEM_NAMES:
             problems.add_metric([problem], snapshot.link_problems.get(problem, 0))
         yield problems
         if snapshot.unresolved_interventions is not None:

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from consistency.checks import CHECKS
+from consistency.catalogue import CHECK_NAMES
 
 
 class Destination(models.Model):
@@ -54,7 +54,7 @@ class AlertRule(models.Model):
         "check",
         max_length=30,
         blank=True,
-        choices=[(c, c) for c in CHECKS],
+        choices=[(c, c) for c in CHECK_NAMES],
         help_text="For a check's consistency: the check; empty watches every check.",
     )
     threshold = models.FloatField(

@@ -10,16 +10,13 @@ few rows through a partial index.
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
-from ..checks import CHECKS, THERAPIST_LINK_PROBLEMS
-
-
-# The problems a therapist can have, each with a drill-down page.
-PROBLEMS = CHECKS + THERAPIST_LINK_PROBLEMS
+from .. import catalogue
+from ..catalogue import CHECKS, LINK_PROBLEMS, THERAPIST_PROBLEMS
 
 
 def failing_condition(problem):
-    """Return the condition selecting the therapists that fail a check or have a link problem."""
-    return models.Q(**{f"{problem}_ok": False}) if problem in CHECKS else models.Q(**{problem: True})
+    """Return the condition selecting the therapists that fail a check or have a link problem, by name."""
+    return models.Q(**THERAPIST_PROBLEMS[problem].failing_lookup)
 
 
 def _failing_indexes(problem):
@@ -65,19 +62,6 @@ class TherapistResult(models.Model):
     p_verification_status = models.CharField(max_length=50, null=True)
     p_is_verified = models.BooleanField(null=True)
     e_list = ArrayField(models.TextField(), null=True)
-    # NULL where the check does not apply (no enrollment or no profile), as in the SQL.
-    avatar_ok = models.BooleanField(null=True)
-    bio_ok = models.BooleanField(null=True)
-    experience_ok = models.BooleanField(null=True)
-    verification_ok = models.BooleanField(null=True)
-    active_ok = models.BooleanField(null=True)
-    name_ok = models.BooleanField(null=True)
-    specializations_ok = models.BooleanField(null=True)
-    unlinked_enrollment = models.BooleanField(default=False)
-    missing_enrollment = models.BooleanField(default=False)
-    missing_profile = models.BooleanField(default=False)
-    duplicate_enrollment = models.BooleanField(default=False)
-    duplicate_user = models.BooleanField(default=False)
     # When opsdash first saw this therapist inconsistent; kept while it stays so.
     failing_since = models.DateTimeField()
 
@@ -85,15 +69,25 @@ class TherapistResult(models.Model):
         # No trigram index for "email contains": pg_trgm is not in every PostgreSQL
         # (the embedded one of the run command lacks it); a filter matching few rows
         # walks the problem's email index instead (about 250 ms at a million therapists).
-        indexes = [index for problem in PROBLEMS for index in _failing_indexes(problem)]
+        indexes = [index for problem in THERAPIST_PROBLEMS for index in _failing_indexes(problem)]
 
     def __str__(self):
         return self.norm_email
 
     @property
     def failing_checks(self):
-        return [check for check in CHECKS if getattr(self, f"{check}_ok") is False]
+        return catalogue.failing(self, CHECKS)
 
     @property
     def link_problems(self):
-        return [problem for problem in THERAPIST_LINK_PROBLEMS if getattr(self, problem)]
+        return catalogue.failing(self, LINK_PROBLEMS)
+
+
+# One flag per problem of the catalogue, named as therapist_state.sql names it: a check's
+# `<name>_ok` is NULL where it does not apply (no enrollment or no profile), as in the
+# SQL; a link problem's flag is true or false. A new check in the catalogue becomes a
+# column here, and `makemigrations` writes its migration.
+for _problem in THERAPIST_PROBLEMS.values():
+    _flag = models.BooleanField(null=True) if isinstance(_problem, catalogue.Check) else models.BooleanField(default=False)
+    _flag.contribute_to_class(TherapistResult, _problem.flag)
+del _problem, _flag

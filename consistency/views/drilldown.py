@@ -11,16 +11,16 @@ from opsdash.middleware import polled
 from ..exports import stream_results_csv
 from ..filters import TherapistResultFilter
 from ..models import JobRun, TherapistResult
-from ..models.results import PROBLEMS
+from ..catalogue import THERAPIST_PROBLEMS
 from ..overview import latest_snapshot
 from ..results import failing
-from ..tables import PROBLEM_RULES, TherapistResultTable
+from ..tables import TherapistResultTable
 
 PER_PAGE = 25
 
 
 def _problem_or_404(problem):
-    if problem not in PROBLEMS:
+    if problem not in THERAPIST_PROBLEMS:
         raise Http404(f"No check or link problem is called {problem!r}.")
     return problem
 
@@ -34,7 +34,7 @@ def drilldown(request, problem):
     RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
     if request.GET.get("_export") == "csv":
         return stream_results_csv(table, f"{problem}-{timezone.now():%Y%m%d-%H%M}.csv")
-    context = {"problem": problem, "rule": PROBLEM_RULES[problem], "filter": filterset, "table": table, "snapshot": latest_snapshot()}
+    context = {"problem": problem, "rule": THERAPIST_PROBLEMS[problem].rule, "filter": filterset, "table": table, "snapshot": latest_snapshot()}
     if request.htmx and not request.htmx.boosted:
         return render(request, "consistency/partials/drilldown_results.html", context)
     return render(request, "consistency/drilldown.html", context)

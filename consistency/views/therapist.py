@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from .. import jobs, therapists
 from ..checks import normalise_email, states_for_email
 from ..models import JobKind, JobRun
-from ..models.results import PROBLEMS
+from ..catalogue import THERAPIST_PROBLEMS
 from .drilldown import row_context
 
 
@@ -100,7 +100,7 @@ def resync(request):
     """
     email = request.POST.get("email", "")
     problem, row = request.POST.get("problem"), request.POST.get("row")
-    in_row = bool(request.htmx and problem in PROBLEMS and row)
+    in_row = bool(request.htmx and problem in THERAPIST_PROBLEMS and row)
     try:
         job = jobs.start_resync(request.user, email)
     except jobs.JobError as exc:

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from consistency.checks import CHECKS
+from consistency.catalogue import CHECK_NAMES
 from consistency.models import MetricSnapshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, databases=["default", "platform"])]
@@ -31,7 +31,7 @@ def snapshots(consistent_percents, hours_apart=6):
             taken_at=now - timedelta(hours=hours_apart * (count - 1 - i)),
             therapists=100,
             consistent=percent,
-            inconsistent={check: 100 - percent for check in CHECKS},
+            inconsistent={check: 100 - percent for check in CHECK_NAMES},
             link_problems={},
         )
         for i, percent in enumerate(consistent_percents)

@@ -12,10 +12,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from django.db import connections
 
+from consistency.catalogue import CHECK_NAMES
 from consistency.checks import (
     ALL_THERAPISTS,
     BY_ID_RANGE,
-    CHECKS,
     compute_metrics,
     states_for_email,
     states_for_ids,
@@ -53,7 +53,7 @@ def assert_only_failing(state, check):
 def test_consistent_therapist_passes_every_check_and_has_no_link_problem():
     user, _, _ = make_therapist()
     state = state_of(user)
-    assert all(state.row[f"{check}_ok"] is True for check in CHECKS)
+    assert all(state.row[f"{check}_ok"] is True for check in CHECK_NAMES)
     assert state.link_problems == []
     assert state.consistent
 
@@ -663,14 +663,14 @@ def test_empty_legacy_text_matches_a_profile_without_specializations():
 def test_field_checks_are_not_applicable_without_a_profile():
     user, _, _ = make_therapist(profile=False)
     state = state_of(user)
-    assert all(state.row[f"{check}_ok"] is None for check in CHECKS)
+    assert all(state.row[f"{check}_ok"] is None for check in CHECK_NAMES)
     assert state.failing_checks == []
 
 
 def test_field_checks_are_not_applicable_without_an_enrollment():
     user, _, _ = make_therapist(enrollment=False)
     state = state_of(user)
-    assert all(state.row[f"{check}_ok"] is None for check in CHECKS)
+    assert all(state.row[f"{check}_ok"] is None for check in CHECK_NAMES)
 
 
 # ---------------------------------------------------------------------------

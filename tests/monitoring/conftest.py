@@ -4,7 +4,7 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from consistency.checks import CHECKS, LINK_PROBLEMS
+from consistency.catalogue import CHECK_NAMES, LINK_PROBLEM_NAMES
 from consistency.models import MetricSnapshot
 
 
@@ -22,8 +22,8 @@ def make_snapshot(age=timedelta(0), therapists=100, consistent=90, failing=None,
         taken_at=timezone.now() - age,
         therapists=therapists,
         consistent=consistent,
-        inconsistent={check: (failing or {}).get(check, 0) for check in CHECKS},
-        link_problems={problem: (link_problems or {}).get(problem, 0) for problem in LINK_PROBLEMS},
+        inconsistent={check: (failing or {}).get(check, 0) for check in CHECK_NAMES},
+        link_problems={problem: (link_problems or {}).get(problem, 0) for problem in LINK_PROBLEM_NAMES},
         **fields,
     )
 

@@ -3,7 +3,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.db import Error as DatabaseError
 
-from consistency.checks import CHECKS, compute_metrics
+from consistency.catalogue import CHECK_NAMES, PROBLEMS
+from consistency.checks import compute_metrics
 from opsdash.timeouts import use_job_timeouts
 
 
@@ -35,13 +36,12 @@ class Command(BaseCommand):
             "",
             "Inconsistent per check",
         ]
-        for check in CHECKS:
+        for check in CHECK_NAMES:
             count = metrics["inconsistent"][check]
             lines.append(f"  {check:<22}{count:>10}  {_percent(count, total)}")
         lines += ["", "Link problems"]
         for problem, count in metrics["link_problems"].items():
-            unit = {"duplicate_user": "users", "orphan_enrollment": "enrollments"}.get(problem, "therapists")
-            lines.append(f"  {problem.replace('_', '-'):<22}{count:>10}  {unit}")
+            lines.append(f"  {PROBLEMS[problem].operation:<22}{count:>10}  {PROBLEMS[problem].unit}")
         unresolved = metrics["unresolved_interventions"]
         lines += [
             "",
