@@ -186,7 +186,7 @@ def test_bulk_refuses_an_operation_no_longer_open_instead_of_resolving_everythin
     bert = open_ids()
     response = apply(operator_client, confirmation)
     html = response.content.decode()
-    assert "The selection no longer matches what you confirmed." in html and "Operation: Select a valid choice." in html
+    assert "The selection no longer matches what you confirmed." in html and "Operation: Choose one of the values offered." in html
     assert open_ids() == bert  # Bert's profile-sync is still open
     # Counting again with that operation is refused too.
     response = operator_client.post(BULK, {"action": "resolve", "operation": "avatar-sync"}, follow=True)
@@ -236,7 +236,7 @@ def test_queue_with_an_invalid_filter_lists_nothing_and_offers_no_bulk_action(op
     response = operator_client.get(QUEUE + "?operation=no-such-operation")
     html = response.content.decode()
     assert response.context["open_count"] == 0
-    assert "The filter is not valid, so it selects nothing: Operation: Select a valid choice." in html
+    assert "The filter is not valid, so it selects nothing: Operation: Choose one of the values offered." in html
     assert "Resolve all…" not in html
     assert "Resolve all…" in operator_client.get(QUEUE + "?operation=avatar-sync").content.decode()
 
