@@ -7,6 +7,10 @@ a chunk of thousands. A repair of a set of therapists runs in one transaction of
 platform database:
 
 1. the plan (canonical values, what to fix, what changes) goes into a temporary table;
+   the rows of the therapists it will write are then locked (FOR UPDATE, users, then
+   enrollments, then profiles, each in id order) and any therapist whose rows changed
+   since the plan read them is planned again, so no value is written from a row
+   that changed after it was read (no lost update);
 2. one UPDATE per table writes it; if that fails, the same UPDATEs run again one
    therapist at a time, each in a savepoint, and a therapist that still fails is
    logged to manual_intervention_log while the others go on (graceful degradation);
@@ -15,12 +19,16 @@ platform database:
    read again after the writes).
 
 A dry run computes the same plan in a read-only transaction and only counts.
+A deadlock, serialization failure or lock timeout against the platform's own
+transactions rolls the repair back and runs it again (CONFLICT_ATTEMPTS times).
 """
 
 import logging
+import time
 from dataclasses import dataclass, field
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
+from psycopg import errors as pg_errors
 
 from interventions.log import THERAPIST_SYNC, log_interventions, unlogged
 
@@ -263,16 +271,55 @@ def repair(therapist_filter, params, dry_run=False, job_id=None, using=PLATFORM_
     """
     Repair the therapists a fixed filter selects, in one transaction; return a RepairResult.
 
-    1. Plan: the therapist-state statement and the rules, into a temporary table.
+    1. Plan: the therapist-state statement and the rules, into a temporary table; lock
+       the rows to be written and plan again the therapists whose rows changed meanwhile.
     2. Write: one UPDATE per table; if that fails, one therapist at a time, each in a
        savepoint, a therapist still failing logged (it goes on without them).
     3. Resolve the open interventions whose problem is gone; after the commit, log the
        link problems and the failures once.
     With ``dry_run`` nothing is written: the plan is counted in a read-only transaction.
+    A conflict with another transaction (deadlock, serialization failure, lock
+    timeout) rolls everything back and starts again, up to CONFLICT_ATTEMPTS times.
     """
     assert therapist_filter in (ALL_THERAPISTS, BY_IDS, BY_ID_RANGE, BY_NORMALISED_EMAIL)
     if dry_run:
         return count_changes(therapist_filter, params, using=using)
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        try:
+            return _repair_once(therapist_filter, params, job_id, using)
+        except OperationalError as exc:
+            if not is_conflict(exc) or attempt == CONFLICT_ATTEMPTS:
+                raise
+            logger.info("repair conflicted with another transaction (%s); attempt %d again", exc, attempt + 1)
+            time.sleep(CONFLICT_PAUSE * attempt)
+    raise AssertionError("unreachable")
+
+
+# A conflict with the platform's own transactions: the repair is run again.
+CONFLICT_ATTEMPTS = 5
+CONFLICT_PAUSE = 0.2  # seconds, times the attempt number
+_CONFLICTS = (pg_errors.DeadlockDetected, pg_errors.TransactionRollback, pg_errors.LockNotAvailable)
+
+
+class RowsKeepChanging(OperationalError):
+    """The rows of some therapists changed at every plan: the repair is run again."""
+
+
+def is_conflict(exc):
+    """Tell whether a database error is a deadlock, a serialization failure or a lock timeout."""
+    return isinstance(exc, RowsKeepChanging) or isinstance(exc.__cause__, _CONFLICTS)
+
+
+def after_plan():
+    """
+    Called between the plan and the locks of a repair; does nothing.
+
+    It is the point where another transaction's edit would be lost without the locks:
+    the tests replace it to commit such an edit there.
+    """
+
+
+def _repair_once(therapist_filter, params, job_id, using):
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         _tune(cursor, therapist_filter)
         # "on commit drop" ends these with the transaction; the drop covers a repair
@@ -281,6 +328,8 @@ def repair(therapist_filter, params, dry_run=False, job_id=None, using=PLATFORM_
         cursor.execute(f"create temporary table repair_plan on commit drop as\n{plan_sql(therapist_filter)}", params)
         cursor.execute("create index on repair_plan (therapist_id)")
         cursor.execute("analyze repair_plan")
+        after_plan()
+        _lock_planned_rows(cursor)
         cursor.execute(
             "create temporary table repair_written (therapist_id uuid primary key,"
             " users boolean, enrollments boolean, profiles boolean) on commit drop"
@@ -302,6 +351,62 @@ def repair(therapist_filter, params, dry_run=False, job_id=None, using=PLATFORM_
     # a chunk redelivered after a crash in between finds the same problems again.
     result.interventions_logged = log_interventions(problems + _failure_entries(failures, job_id), using=using)
     return result
+
+
+# The therapists repair_apply.sql may write: those with a field to fix. The others'
+# rows are neither locked nor written, whatever happens to them meanwhile.
+_WRITES = (
+    "(p.fix_avatar or p.fix_bio or p.fix_experience or p.fix_verification or p.fix_active"
+    " or p.fix_name or p.fix_specializations or p.fix_link)"
+)
+_ALL_PLANNED = "true"
+_REPLANNED = "p.therapist_id = any(%(ids)s::uuid[])"
+# Lock the planned row of each table that is written (users, then enrollments, then
+# profiles: one order for every repair, each in id order) and return the therapists
+# whose row is gone or is not the version the plan read. FOR UPDATE at READ
+# COMMITTED waits for a concurrent writer and then returns the row as committed.
+_LOCK_SQL = """
+with locked as materialized (
+    select r.id, r.xmin from {table} r
+    where r.id in (select p.{row_id} from repair_plan p where {writes} and ({subset}))
+    order by r.id
+    for update
+)
+select p.therapist_id
+from repair_plan p
+left join locked l on l.id = p.{row_id}
+where {writes} and ({subset}) and p.{row_id} is not null
+  and (l.id is null or l.xmin is distinct from p.{xmin})
+"""
+_LOCKS = (("users", "therapist_id", "u_xmin"), ("therapist_enrollments", "e_id", "e_xmin"),
+          ("therapist_profiles", "p_id", "p_xmin"))  # fmt: skip
+# A therapist whose rows keep changing under the locks (each plan finding another
+# canonical enrollment) is given up after this many plans: the repair is then a conflict.
+_MAX_PLANS = 4
+
+
+def _lock_planned_rows(cursor):
+    """
+    Lock the rows the plan writes; plan again the therapists whose rows changed since.
+
+    Locked rows cannot change until the repair commits, so a therapist planned again
+    after its rows are locked is planned from what the UPDATEs will find. A new plan
+    may pick another canonical enrollment, so its rows are locked and compared again.
+    """
+    subset, ids = _ALL_PLANNED, []
+    for _ in range(_MAX_PLANS):
+        stale = set()
+        for table, row_id, xmin in _LOCKS:
+            sql = _LOCK_SQL.format(table=table, row_id=row_id, xmin=xmin, writes=_WRITES, subset=subset)
+            cursor.execute(sql, {"ids": ids})
+            stale.update(str(row[0]) for row in cursor.fetchall())
+        if not stale:
+            return
+        ids, subset = sorted(stale), _REPLANNED
+        logger.info("%d therapists changed between the plan and the locks; planning them again", len(ids))
+        cursor.execute("delete from repair_plan p where " + _REPLANNED, {"ids": ids})
+        cursor.execute(f"insert into repair_plan\n{plan_sql(BY_IDS)}", {"ids": ids})
+    raise RowsKeepChanging(f"the rows of {len(ids)} therapists kept changing while the repair locked them")
 
 
 def _plan_size(cursor):

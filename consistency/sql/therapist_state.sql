@@ -5,7 +5,7 @@
 with therapist as (
     -- SPEC §2: a therapist is a users row with user_type 'therapist'.
     select u.id, u.email, lower(btrim(u.email)) as norm_email, u.full_name,
-           u.is_verified, u.is_active, u.avatar_url
+           u.is_verified, u.is_active, u.avatar_url, u.xmin as u_xmin
     from users u
     where u.user_type = 'therapist' and ({therapist_filter})
 ),
@@ -83,6 +83,11 @@ joined as (
         r.is_active as u_is_active,
         r.avatar_url as u_avatar_url,
         r.enrollment_count,
+        -- The version of each row read (xmin changes with every UPDATE): a repair
+        -- locks the rows it writes and re-plans a therapist whose rows changed since.
+        r.u_xmin,
+        e.xmin as e_xmin,
+        p.xmin as p_xmin,
         e.id as e_id,
         e.user_id as e_user_id,
         e.email as e_email,
