@@ -60,10 +60,29 @@ def load_sql(name):
     return (SQL_DIR / name).read_text()
 
 
-def state_sql(therapist_filter):
-    """Return the therapist-state statement restricted by one of the fixed filters."""
+# The lookups by normalised email of therapist_state.sql: over the whole tables, or
+# among the rows a repair-all job found for the chunk once (consistency.chunk_keys),
+# bound as %(unlinked_ids)s and %(twin_ids)s.
+WHOLE_TABLES = {"unlinked_filter": "true", "twin_filter": "true"}
+BY_JOB_KEYS = {
+    "unlinked_filter": "e.id = any(%(unlinked_ids)s::uuid[])",
+    "twin_filter": "o.id = any(%(twin_ids)s::uuid[])",
+}
+
+
+def state_sql(therapist_filter, keyed=False):
+    """
+    Return the therapist-state statement restricted by one of the fixed filters.
+
+    ``keyed``: the unlinked enrollments and the users of other spellings are read by
+    key from the job's keys (params unlinked_ids and twin_ids) instead of being
+    looked for by normalised email over the whole tables.
+    """
     assert therapist_filter in (ALL_THERAPISTS, BY_IDS, BY_ID_RANGE, BY_NORMALISED_EMAIL)
-    return load_sql("therapist_state.sql").replace("{therapist_filter}", therapist_filter)
+    sql = load_sql("therapist_state.sql").replace("{therapist_filter}", therapist_filter)
+    for name, fragment in (BY_JOB_KEYS if keyed else WHOLE_TABLES).items():
+        sql = sql.replace("{" + name + "}", fragment)
+    return sql
 
 
 def normalise_email(email):

@@ -1,7 +1,9 @@
 -- One row per therapist: the three rows side by side, each check of SPEC §3 and each
 -- link problem. The same statement serves one therapist, a chunk and all of them:
 -- {therapist_filter} is one of the fixed fragments of consistency.checks, with its
--- values bound as parameters.
+-- values bound as parameters. {unlinked_filter} and {twin_filter} narrow the two
+-- lookups by normalised email to rows a repair-all found once for the whole job
+-- (consistency/sql/chunk_keys.sql), read by key; elsewhere they are "true".
 with therapist as (
     -- SPEC §2: a therapist is a users row with user_type 'therapist'.
     select u.id, u.email, lower(btrim(u.email)) as norm_email, u.full_name,
@@ -26,6 +28,7 @@ unlinked as (
         select lower(btrim(e.email)) as norm_email, e.id, e.status, e.updated_at
         from therapist_enrollments e
         where e.user_id is null and lower(btrim(e.email)) in (select t.norm_email from therapist t)
+          and ({unlinked_filter})
     ) e
     order by e.norm_email, (e.status = 'approved') desc, e.updated_at desc, e.id desc
 ),
@@ -42,6 +45,7 @@ duplicate_email as (
         from users o
         where o.email <> lower(btrim(o.email))
           and lower(btrim(o.email)) in (select t.norm_email from therapist t)
+          and ({twin_filter})
         group by 1
     ) g
     where g.members > 1
