@@ -1,0 +1,376 @@
+"""
+Repair-all, the checks and a snapshot beside the database's floor and the per-therapist
+loop, on the same freshly built data, for one or more sizes.
+
+    python bench/compare.py [--therapists 10000,100000,1000000] [--drift 0.1] [--repeat 3]
+                            [--loop-sample 2000] [--guard-cost] [--write-docs]
+
+For each size the data is seeded once (seed_platform) into PLATFORM_DATABASE_URL's
+database and kept as a template database (its name + "_tmpl"); every measured run
+starts from a fresh copy of it (CREATE DATABASE ... TEMPLATE), so every run sees the
+same data. Each figure is the median of --repeat runs. Never point it at a production
+database: it drops and recreates the platform database.
+
+What runs, each on a fresh copy:
+- the floor: opsdash's own rules (consistency/sql/repair_plan.sql over everyone, then
+  repair_apply.sql: one set-based UPDATE per table) in one transaction, with none of
+  the job's machinery (chunks, locks, intervention log, progress); its read alone is
+  the plan statement counted;
+- the per-therapist loop, as the platform's own script does it: per therapist one
+  SELECT of its three rows and up to three UPDATEs, each therapist its own
+  transaction, on a random sample of --loop-sample therapists, scaled to everyone;
+- opsdash: `repair_consistency --sync` twice (the second run changes nothing), each in
+  a process of its own under /usr/bin/time for its peak memory; `consistency_report
+  --json` (the checks); a snapshot with its drill-down refresh;
+- with --guard-cost, repair-all again without the lost-update locks, for their cost.
+
+It prints the table and the ratios; --write-docs also writes them into
+docs/benchmarks.md (between the "compare" markers) and, for two sizes or more, draws
+the time per therapist against the number of therapists to docs/benchmarks-growth.png.
+"""
+
+import argparse
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsdash.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+import psycopg  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.db import connections, transaction  # noqa: E402
+
+from bench.repair import changed_values, manage  # noqa: E402
+from consistency import repair  # noqa: E402
+from consistency.checks import ALL_THERAPISTS, PLATFORM_DB, apply_state_settings, load_sql  # noqa: E402
+from consistency.seed import seed_platform  # noqa: E402
+from consistency.snapshots import take_snapshot  # noqa: E402
+
+DOCS = ROOT / "docs" / "benchmarks.md"
+PLOT = ROOT / "docs" / "benchmarks-growth.png"
+BEGIN, END = "<!-- compare: begin -->", "<!-- compare: end -->"
+
+
+# ------------------------------------------------------------------------------
+# Fresh copies of the seeded data
+# ------------------------------------------------------------------------------
+def _maintenance():
+    db = settings.DATABASES[PLATFORM_DB]
+    return psycopg.connect(
+        host=db["HOST"], port=db["PORT"], user=db["USER"], password=db.get("PASSWORD") or None,
+        dbname="postgres", autocommit=True, connect_timeout=10,
+    )  # fmt: skip
+
+
+def _names():
+    name = settings.DATABASES[PLATFORM_DB]["NAME"]
+    return name, f"{name}_tmpl"
+
+
+def build(therapists, drift):
+    """Seed the platform database and keep it as the template of every run."""
+    started = time.monotonic()
+    seed_platform(therapists, drift, replace=True)
+    with connections[PLATFORM_DB].cursor() as cursor:
+        cursor.execute("vacuum analyze")
+    connections.close_all()
+    name, template = _names()
+    with _maintenance() as admin:
+        admin.execute(f'drop database if exists "{template}" with (force)')
+        admin.execute(f'create database "{template}" template "{name}"')
+    return time.monotonic() - started
+
+
+def fresh():
+    """Replace the platform database with a fresh copy of the template."""
+    connections.close_all()
+    name, template = _names()
+    with _maintenance() as admin:
+        admin.execute(f'drop database if exists "{name}" with (force)')
+        admin.execute(f'create database "{name}" template "{template}"')
+
+
+def drop_template():
+    with _maintenance() as admin:
+        admin.execute(f'drop database if exists "{_names()[1]}" with (force)')
+
+
+def load():
+    """Return the 1-minute load average, which every figure is recorded with."""
+    return os.getloadavg()[0]
+
+
+# ------------------------------------------------------------------------------
+# The yardsticks
+# ------------------------------------------------------------------------------
+def floor():
+    """Run the floor; return (seconds of its read, seconds in all)."""
+    with transaction.atomic(using=PLATFORM_DB), connections[PLATFORM_DB].cursor() as cursor:
+        apply_state_settings(cursor, ALL_THERAPISTS)
+        started = time.monotonic()
+        cursor.execute(f"select count(*) from ({repair.plan_sql(ALL_THERAPISTS)}) plan")
+        read = time.monotonic() - started
+    with transaction.atomic(using=PLATFORM_DB), connections[PLATFORM_DB].cursor() as cursor:
+        apply_state_settings(cursor, ALL_THERAPISTS)
+        started = time.monotonic()
+        cursor.execute(f"create temporary table repair_plan on commit drop as\n{repair.plan_sql(ALL_THERAPISTS)}")
+        cursor.execute("create index on repair_plan (therapist_id)")
+        cursor.execute("analyze repair_plan")
+        cursor.execute(
+            "create temporary table repair_written (therapist_id uuid primary key,"
+            " users boolean, enrollments boolean, profiles boolean) on commit drop"
+        )
+        cursor.execute(load_sql("repair_apply.sql").replace("{plan_filter}", "true"))
+    return read, time.monotonic() - started
+
+
+_LOOP_SELECT = """
+select u.id, u.full_name, u.is_active, u.avatar_url,
+       e.id, e.full_name, e.bio, e.experience_years, e.specializations, e.profile_image_url,
+       e.status, e.is_active,
+       p.id, p.bio, p.experience_years, p.specializations, p.profile_image_url, p.verification_status
+from users u
+left join therapist_enrollments e on e.user_id = u.id
+left join therapist_profiles p on p.user_id = u.id
+where u.id = %s
+"""
+
+
+def loop(sample):
+    """Run the per-therapist loop on a random sample; return (seconds per therapist, therapists)."""
+    with connections[PLATFORM_DB].cursor() as cursor:
+        cursor.execute("select id from users where user_type = 'therapist'")
+        ids = [row[0] for row in cursor.fetchall()]
+    chosen = random.Random(1).sample(ids, min(sample, len(ids)))
+    db = settings.DATABASES[PLATFORM_DB]
+    conninfo = f"host={db['HOST']} port={db['PORT']} user={db['USER']} dbname={db['NAME']}"
+    started = time.monotonic()
+    with psycopg.connect(conninfo, password=db.get("PASSWORD") or None) as connection:
+        for therapist_id in chosen:
+            with connection.transaction():
+                row = connection.execute(_LOOP_SELECT, [therapist_id]).fetchone()
+                (uid, u_name, u_active, u_avatar, eid, e_name, e_bio, e_exp, e_specs, e_image, e_status, e_active,
+                 pid, p_bio, p_exp, p_specs, p_image, p_status) = row  # fmt: skip
+                if eid is None:
+                    continue
+                image = e_image if e_image and e_image != "/placeholder.svg" else u_avatar
+                if (u_name, u_active, u_avatar) != (e_name, e_active, image):
+                    connection.execute(
+                        "update users set full_name = %s, is_active = %s, avatar_url = %s, updated_at = now()"
+                        " where id = %s",
+                        [e_name, e_active, image, uid],
+                    )
+                if e_image != image:
+                    connection.execute(
+                        "update therapist_enrollments set profile_image_url = %s, updated_at = now() where id = %s",
+                        [image, eid],
+                    )
+                if pid is not None and (p_bio, p_exp, p_specs, p_image, p_status) != (
+                    e_bio, e_exp, e_specs, image, e_status
+                ):
+                    connection.execute(
+                        "update therapist_profiles set bio = %s, experience_years = %s, specializations = %s,"
+                        " profile_image_url = %s, verification_status = %s, is_verified = %s,"
+                        " updated_at = now() where id = %s",
+                        [e_bio, e_exp, e_specs, image, e_status, e_status == "approved", pid],
+                    )
+    return (time.monotonic() - started) / len(chosen), len(ids)
+
+
+def snapshot():
+    started = time.monotonic()
+    take_snapshot()
+    return time.monotonic() - started
+
+
+def repair_all(without_locks=False):
+    """Run repair-all in a process of its own; return (seconds, peak MB, values changed)."""
+    args = ("repair_consistency", "--sync")
+    if without_locks:
+        seconds, peak, report = manage_script(ROOT / "bench" / "repair_without_locks.py")
+    else:
+        seconds, peak, report = manage(*args)
+    return seconds, peak, changed_values(report)
+
+
+def manage_script(script):
+    """Run a bench script as `manage` runs a command: (seconds, peak MB, stdout)."""
+    import re
+    import subprocess
+
+    command = ["/usr/bin/time", "-v", sys.executable, str(script)]
+    started = time.monotonic()
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    seconds = time.monotonic() - started
+    if result.returncode != 0:
+        sys.exit(f"{script} failed:\n{result.stdout}\n{result.stderr}")
+    peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr).group(1))
+    return seconds, peak_kb / 1024, result.stdout
+
+
+# ------------------------------------------------------------------------------
+# One size, repeated
+# ------------------------------------------------------------------------------
+def measure(therapists, drift, repeat, loop_sample, guard_cost):
+    print(f"\n== {therapists:,} therapists, drift {drift}", flush=True)
+    seeded = build(therapists, drift)
+    print(f"seeded in {seeded:.0f} s", flush=True)
+    runs = {}
+
+    def record(step, seconds, **extra):
+        runs.setdefault(step, []).append({"seconds": seconds, "load": load(), **extra})
+        extras = " ".join(f"{k}={v:.0f}" for k, v in extra.items())
+        print(f"  {step}: {seconds:.1f} s (load {load():.1f}) {extras}", flush=True)
+
+    for attempt in range(repeat):
+        print(f" run {attempt + 1} of {repeat}", flush=True)
+        fresh()
+        read, total = floor()
+        record("floor: read", read)
+        record("floor: repair in one transaction", total)
+        fresh()
+        record("snapshot (metrics and drill-down)", snapshot())
+        seconds, peak, _ = manage("consistency_report", "--json")
+        record("checks pass (consistency_report --json)", seconds, peak_mb=peak)
+        seconds, peak, changed = repair_all()
+        record("opsdash repair-all, first run", seconds, peak_mb=peak, changed=changed)
+        seconds, peak, changed = repair_all()
+        record("opsdash repair-all, second run", seconds, peak_mb=peak, changed=changed)
+        if guard_cost:
+            fresh()
+            seconds, peak, changed = repair_all(without_locks=True)
+            record("opsdash repair-all, first run, without the locks", seconds, peak_mb=peak, changed=changed)
+        fresh()
+        per_therapist, count = loop(loop_sample)
+        record("per-therapist loop (sample, scaled)", per_therapist * count, sample=min(loop_sample, count))
+    drop_template()
+    return {step: _median(values) for step, values in runs.items()}
+
+
+def _median(values):
+    seconds = statistics.median(v["seconds"] for v in values)
+    peak = [v["peak_mb"] for v in values if "peak_mb" in v]
+    return {
+        "seconds": seconds,
+        "all": [round(v["seconds"], 1) for v in values],
+        "load": [round(v["load"], 1) for v in values],
+        "peak_mb": max(peak) if peak else None,
+    }
+
+
+# ------------------------------------------------------------------------------
+# Reporting
+# ------------------------------------------------------------------------------
+RATIOS = (
+    ("opsdash repair-all, first run", "floor: repair in one transaction", 1.5),
+    ("opsdash repair-all, second run", "floor: read", 1.2),
+    ("snapshot (metrics and drill-down)", "floor: read", 1.5),
+    ("per-therapist loop (sample, scaled)", "floor: repair in one transaction", None),
+    ("opsdash repair-all, first run", "opsdash repair-all, first run, without the locks", 1.15),
+)
+
+
+def table(results, repeat):
+    lines = [
+        f"Median of {repeat} runs; every run in brackets, then the 1-minute load average at its end.",
+        "",
+        "| therapists | step | median | runs (s) | load | peak memory |",
+        "|---|---|---|---|---|---|",
+    ]
+    for therapists, steps in results.items():
+        for step, figure in steps.items():
+            peak = f"{figure['peak_mb']:.0f} MB" if figure["peak_mb"] else ""
+            lines.append(
+                f"| {therapists:,} | {step} | {figure['seconds']:.1f} s | {figure['all']} | {figure['load']} | {peak} |"
+            )
+    lines += ["", "| therapists | ratio | measured | target |", "|---|---|---|---|"]
+    for therapists, steps in results.items():
+        for top, bottom, target in RATIOS:
+            if top in steps and bottom in steps:
+                ratio = steps[top]["seconds"] / steps[bottom]["seconds"]
+                goal = f"≤ {target}×" if target else ""
+                lines.append(f"| {therapists:,} | {top} / {bottom} | {ratio:.2f}× | {goal} |")
+    return "\n".join(lines)
+
+
+def plot(results):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = sorted(results)
+    figure, axes = plt.subplots(figsize=(8, 5))
+    for step in (
+        "opsdash repair-all, first run",
+        "opsdash repair-all, second run",
+        "checks pass (consistency_report --json)",
+        "snapshot (metrics and drill-down)",
+        "floor: repair in one transaction",
+    ):
+        points = [(n, 1e6 * results[n][step]["seconds"] / n) for n in sizes if step in results[n]]
+        if points:
+            axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=step)
+    axes.set_xscale("log")
+    axes.set_xlabel("therapists")
+    axes.set_ylabel("µs per therapist (flat = linear growth)")
+    axes.set_title("opsdash on PostgreSQL, median of the runs")
+    axes.legend(fontsize="small")
+    axes.grid(True, which="both", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(PLOT, dpi=100)
+
+
+def machine():
+    with connections[PLATFORM_DB].cursor() as cursor:
+        cursor.execute("show server_version")
+        version = cursor.fetchone()[0]
+    return (
+        f"PostgreSQL {version} with its default configuration, {os.cpu_count()} vCPUs shared with other work, "
+        f"Python {platform.python_version()} on the same machine."
+    )
+
+
+def write_docs(text):
+    document = DOCS.read_text()
+    block = f"{BEGIN}\n{text}\n{END}"
+    if BEGIN in document:
+        before, rest = document.split(BEGIN, 1)
+        document = before + block + rest.split(END, 1)[1]
+    else:
+        document = document.rstrip() + "\n\n" + block + "\n"
+    DOCS.write_text(document)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--therapists", default="10000,100000,1000000", help="sizes, comma-separated")
+    parser.add_argument("--drift", type=float, default=0.1)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--loop-sample", type=int, default=2000)
+    parser.add_argument("--guard-cost", action="store_true", help="also run repair-all without the lost-update locks")
+    parser.add_argument("--write-docs", action="store_true", help="write docs/benchmarks.md's table and the plot")
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.therapists.split(",")]
+    results = {n: measure(n, args.drift, args.repeat, args.loop_sample, args.guard_cost) for n in sizes}
+    text = f"{machine()}\n\n{table(results, args.repeat)}"
+    print("\n" + text)
+    if args.write_docs:
+        if len(sizes) > 1:
+            plot(results)
+            text += f"\n\n![Time per therapist against therapists]({PLOT.name})"
+        write_docs(text)
+
+
+if __name__ == "__main__":
+    main()
