@@ -16,6 +16,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
+from availability.guard import mark_down, mark_up
+from availability.models import Service
 from interventions.log import OPSDASH, resolve_open
 
 from . import repair, runner
@@ -109,11 +111,13 @@ def _enqueue(job, task):
                 (job.pk,), task_id=task_id, connection=connection, queue=settings.CELERY_TASK_DEFAULT_QUEUE
             )
     except (KombuError, OSError) as exc:
+        mark_down(Service.QUEUE, exc)
         broker = app.connection_for_write().as_uri()
         message = f"The task queue ({broker}) is unavailable: {exc}. Nothing was changed; start the job again."
         runner.fail_job(job.pk, message)
         job.refresh_from_db()
         raise QueueUnavailable(message) from None
+    mark_up(Service.QUEUE)
     return job
 
 

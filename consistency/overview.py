@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from availability import guard
 from interventions.queue import unresolved_count
 
 from . import safety_net
@@ -66,11 +67,30 @@ def link_problem_rows(snapshot):
     ]
 
 
-def intervention_status():
-    """Return the unresolved interventions now against the platform team's target."""
-    count = unresolved_count()
+def intervention_status(snapshot=None):
+    """
+    Return the unresolved interventions against the platform team's target.
+
+    Counted now; while the platform database is unavailable, as the latest snapshot
+    counted them (``as_of`` says when), or None.
+    """
+    as_of = None
+    try:
+        count = guard.platform(unresolved_count)
+    except guard.Unavailable:
+        count = snapshot.unresolved_interventions if snapshot else None
+        as_of = snapshot.taken_at if snapshot else None
+        unavailable = True
+    else:
+        unavailable = False
     target = settings.OPSDASH_INTERVENTION_TARGET
-    return {"count": count, "target": target, "within_target": count is not None and count < target}
+    return {
+        "count": count,
+        "target": target,
+        "within_target": count is not None and count < target,
+        "unavailable": unavailable,
+        "as_of": as_of,
+    }
 
 
 def running_and_recent_jobs(recent=5):
@@ -90,6 +110,9 @@ def parse_refresh_rate(value, default=DEFAULT_REFRESH_RATE):
 
 
 def safety_net_triggers():
-    """Return the safety net's overall status and the status of each of its triggers (catalog reads only)."""
-    status = safety_net.status()
+    """Return the safety net's status and its triggers' (catalog reads only), or (None, []) while the platform is unavailable."""
+    try:
+        status = guard.platform(safety_net.status)
+    except guard.Unavailable:
+        return None, []
     return status, [o for o in status.objects if o.kind == safety_net.TRIGGER]

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from interventions.schema import ensure_intervention_log
+from interventions.schema import require_intervention_log
 
 from . import repair
 from .checks import compute_metrics
@@ -67,7 +67,8 @@ def begin_repair_all(job_id):
     Start a repair-all and return the indexes of the chunks still to run.
 
     1. Claim the job (queued -> running).
-    2. Make sure manual_intervention_log exists (SPEC §1), unless it is a dry run.
+    2. Unless it is a dry run, fail at once where manual_intervention_log is missing
+       (manage.py platform_setup creates it: jobs never change the schema).
     3. Record the metrics before, cut the therapists into keyset chunks of
        OPSDASH_REPAIR_CHUNK_SIZE and store one JobChunk per chunk, with its share of
        the lookups by normalised email, done once for the job (consistency.chunk_keys).
@@ -78,7 +79,7 @@ def begin_repair_all(job_id):
     job = JobRun.objects.get(pk=job_id)
     if not job.chunks.exists():
         if not job.dry_run:
-            ensure_intervention_log()
+            require_intervention_log()
         metrics = compute_metrics()
         bounds = repair.chunk_bounds(settings.OPSDASH_REPAIR_CHUNK_SIZE)
         keys = chunk_keys(bounds)
@@ -242,7 +243,7 @@ def run_resync(job_id):
     if not _claim(job_id, "Started"):
         return
     job = JobRun.objects.get(pk=job_id)
-    ensure_intervention_log()
+    require_intervention_log()
     result = repair.repair_email(job.target, job_id=job_id)
     after_repair(therapist_ids=repair.therapist_ids_for_email(job.target), job=job)
     if not result.therapists:

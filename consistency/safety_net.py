@@ -188,7 +188,8 @@ def _drop_unstamped_indexes(cursor):
             _execute_composed(cursor, sql.SQL("drop index {}").format(sql.Identifier(expected.name)))
 
 
-def _require_platform_tables(using):
+def require_platform_tables(using=PLATFORM_DB):
+    """Raise SafetyNetError unless the platform's therapist tables are there."""
     if not platform_tables_exist(using):
         raise SafetyNetError(
             "the platform database has no users, therapist_enrollments and therapist_profiles tables"
@@ -209,7 +210,7 @@ def install(using=PLATFORM_DB):
        disabled one).
     4. Stamp each object with the release and its definition's fingerprint.
     """
-    _require_platform_tables(using)
+    require_platform_tables(using)
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         _set_lock_timeout(cursor)
         ensure_intervention_log(using)
@@ -223,7 +224,7 @@ def install(using=PLATFORM_DB):
 
 def rollback(using=PLATFORM_DB):
     """Drop every safety-net trigger, function and index in one transaction; return the status."""
-    _require_platform_tables(using)
+    require_platform_tables(using)
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         _set_lock_timeout(cursor)
         cursor.execute(load_sql(ROLLBACK_SQL))

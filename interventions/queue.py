@@ -11,6 +11,10 @@ from consistency.checks import intervention_log_exists
 
 from .models import Intervention
 
+# The link problems a repair logs for a human (SPEC §3), whose drill-downs list the
+# same therapists from opsdash's own data while the log cannot be read.
+LOGGED_LINK_PROBLEMS = ("missing_enrollment", "missing_profile", "duplicate_enrollment", "duplicate_user")
+
 
 def unresolved():
     """Return the unresolved interventions, oldest first."""

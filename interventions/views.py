@@ -9,6 +9,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
+from availability import guard
+from consistency.checks import intervention_log_exists
+from consistency.models import MetricSnapshot
+
 from . import actions, queue
 from .filters import InterventionFilter
 from .forms import BulkActionForm, GroupActionForm
@@ -42,13 +46,31 @@ def _back(request, fallback="interventions:queue"):
     return redirect(fallback)
 
 
-@login_required
-def queue_page(request):
-    """List the unresolved interventions grouped by therapist and operation, oldest first."""
+def _queue_context(request):
+    if not intervention_log_exists():
+        return {"no_log": True}
     filterset = _filtered(request.GET)
     table = InterventionGroupTable(queue.groups(filterset.qs), request=request)
     RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
-    context = {"filter": filterset, "table": table, "open_count": filterset.qs.count(), "filter_params": _filter_params(filterset)}
+    # Read the page's rows here, where an outage is caught, not while rendering.
+    table.page.object_list = list(table.page.object_list)
+    return {"filter": filterset, "table": table, "open_count": filterset.qs.count(), "filter_params": _filter_params(filterset)}
+
+
+@login_required
+def queue_page(request):
+    """
+    List the unresolved interventions grouped by therapist and operation, oldest first.
+
+    Without the log (SPEC §1 allows a platform that has none yet), or while the
+    platform database is unavailable, say so and show what opsdash's own database
+    knows: the latest snapshot's count, and the drill-downs of the logged problems.
+    """
+    try:
+        context = guard.platform(_queue_context, request)
+    except guard.Unavailable as exc:
+        context = {"unavailable": str(exc), "snapshot": MetricSnapshot.objects.order_by("-taken_at").first()}
+    context["logged_problems"] = queue.LOGGED_LINK_PROBLEMS
     if request.htmx and not request.htmx.boosted:
         return render(request, "interventions/partials/queue_results.html", context)
     return render(request, "interventions/queue.html", context)
@@ -60,10 +82,11 @@ def items(request):
     entity_id = request.GET.get("entity_id") or None
     operation = request.GET.get("operation", "")
     items = queue.group_items(entity_id, operation) if entity_id else Intervention.objects.filter(entity_id__isnull=True, operation=operation)
+    found = guard.platform(lambda: list(items[:100]) if intervention_log_exists() else [])
     return render(
         request,
         "interventions/partials/items.html",
-        {"entity_id": entity_id, "operation": operation, "items": items[:100]},
+        {"entity_id": entity_id, "operation": operation, "items": found},
     )
 
 

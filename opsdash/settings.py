@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from opsdash import defaults
+from opsdash import defaults, timeouts
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -129,6 +129,51 @@ DATABASE_ROUTERS = ["opsdash.routers.PlatformRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # ------------------------------------------------------------------------------
+# Bounded waits: database and Redis timeouts, outages
+# ------------------------------------------------------------------------------
+# Seconds to wait for a PostgreSQL connection, handshake included (libpq connect_timeout).
+OPSDASH_DB_CONNECT_TIMEOUT = env_int("OPSDASH_DB_CONNECT_TIMEOUT", 3)
+# Longest statement of a web request, and of a worker's job or a command, in seconds.
+OPSDASH_WEB_STATEMENT_TIMEOUT = env_int("OPSDASH_WEB_STATEMENT_TIMEOUT", 15)
+OPSDASH_JOB_STATEMENT_TIMEOUT = env_int("OPSDASH_JOB_STATEMENT_TIMEOUT", 25 * 60)
+# Longest wait of a job for a row or table lock the platform holds; a repair chunk
+# that gives up is retried (consistency.tasks.RETRYABLE) instead of queueing the
+# platform's own writes behind it.
+OPSDASH_JOB_LOCK_TIMEOUT = env_int("OPSDASH_JOB_LOCK_TIMEOUT", 10)
+# Seconds to connect to Redis and to wait for each of its answers.
+OPSDASH_REDIS_TIMEOUT = env_int("OPSDASH_REDIS_TIMEOUT", 3)
+# While a service is known to be down, pages skip it for this many seconds rather
+# than wait for it again on every request (availability.guard).
+OPSDASH_OUTAGE_RECHECK_SECONDS = env_int("OPSDASH_OUTAGE_RECHECK_SECONDS", 15)
+for _name in ("OPSDASH_DB_CONNECT_TIMEOUT", "OPSDASH_WEB_STATEMENT_TIMEOUT", "OPSDASH_JOB_STATEMENT_TIMEOUT",
+              "OPSDASH_JOB_LOCK_TIMEOUT", "OPSDASH_REDIS_TIMEOUT"):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1 (seconds)")
+# Web processes get the short statement timeout; the Celery worker and the long
+# commands switch to the job's (opsdash.timeouts.use_job_timeouts).
+for _alias, _database in DATABASES.items():
+    _database["OPTIONS"] = {**_database.get("OPTIONS", {}), **timeouts.database_options(
+        OPSDASH_DB_CONNECT_TIMEOUT, OPSDASH_WEB_STATEMENT_TIMEOUT)}
+# A platform connection is opened per request and per task: a persistent one would be
+# health-checked with a query that waits forever on a server that accepts and never
+# answers, where opening a connection is bounded by the connect timeout.
+DATABASES["platform"]["CONN_MAX_AGE"] = 0
+# Pages say which service is down and since when (availability.guard), and a request
+# that meets an outage its view did not expect gets a 503 page, never a 500.
+INSTALLED_APPS += ["availability"]
+MIDDLEWARE += ["availability.middleware.OutageMiddleware"]
+TEMPLATES[0]["OPTIONS"]["context_processors"] += ["availability.context_processors.outages"]
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#broker-connection-timeout
+CELERY_BROKER_CONNECTION_TIMEOUT = OPSDASH_REDIS_TIMEOUT
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#redis-socket-timeout
+CELERY_REDIS_SOCKET_TIMEOUT = OPSDASH_REDIS_TIMEOUT
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = OPSDASH_REDIS_TIMEOUT
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-publish-retry-policy
+# One retry of a publish at once: with the socket timeouts a queueing request waits
+# at most about twice OPSDASH_REDIS_TIMEOUT.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+
+# ------------------------------------------------------------------------------
 # Auth
 # ------------------------------------------------------------------------------
 LOGIN_URL = "login"
@@ -171,7 +216,14 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A publish to a Redis that is down fails fast instead of hanging the request.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    # Bounded waits: see "Bounded waits" above.
+    "socket_timeout": OPSDASH_REDIS_TIMEOUT,
+    "socket_connect_timeout": OPSDASH_REDIS_TIMEOUT,
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

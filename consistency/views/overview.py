@@ -5,7 +5,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
-from kombu.exceptions import OperationalError
+
+from availability import guard
 
 from .. import overview
 from ..tasks import take_metrics_snapshot
@@ -24,7 +25,7 @@ def _context(rate):
         "inconsistent": snapshot.therapists - snapshot.consistent if snapshot else 0,
         "check_rows": overview.check_rows(snapshot) if snapshot else [],
         "link_problem_rows": overview.link_problem_rows(snapshot) if snapshot else [],
-        "interventions": overview.intervention_status(),
+        "interventions": overview.intervention_status(snapshot),
         "running_jobs": running,
         "recent_jobs": finished,
         "every": rate,
@@ -53,9 +54,9 @@ def overview_live(request):
 def refresh_snapshot(request):
     """Queue a new snapshot of the metrics, taken by the worker (seconds at a million therapists)."""
     try:
-        take_metrics_snapshot.apply_async(queue=settings.CELERY_TASK_DEFAULT_QUEUE)
-    except OperationalError as exc:
-        messages.error(request, f"The queue is unavailable, no snapshot was queued: {exc}")
+        guard.queue(take_metrics_snapshot.apply_async, queue=settings.CELERY_TASK_DEFAULT_QUEUE)
+    except guard.Unavailable as exc:
+        messages.error(request, f"{exc} No snapshot was queued.")
     else:
         messages.success(request, "A new snapshot is on its way: the figures update when it is taken.")
     return redirect("consistency:overview")

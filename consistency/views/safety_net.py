@@ -3,10 +3,13 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.db import DatabaseError
+from psycopg.errors import InsufficientPrivilege
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from .. import safety_net
+from availability import guard
+
+from .. import platform_setup, safety_net
 from ..models import AuditAction
 from ..models.audit import record
 
@@ -19,8 +22,16 @@ OPERATIONS = {
 
 @login_required
 def safety_net_page(request):
-    """Show, per expected trigger, function and index, whether it exists, is enabled and is the shipped one."""
-    return render(request, "consistency/safety_net.html", {"status": safety_net.status()})
+    """
+    Show, per expected trigger, function and index, whether it exists, is enabled and is the shipped one.
+
+    Beside them, the recommended indexes of platform_setup: whether each exists and is valid.
+    """
+    try:
+        status, indexes = guard.platform(lambda: (safety_net.status(), platform_setup.index_status()))
+    except guard.Unavailable:
+        status, indexes = None, []
+    return render(request, "consistency/safety_net.html", {"status": status, "indexes": indexes})
 
 
 @login_required
@@ -45,7 +56,14 @@ def change_safety_net(request, operation):
     try:
         status = run()
     except (safety_net.SafetyNetError, DatabaseError) as exc:
-        messages.error(request, f"{verb} failed, nothing was changed: {exc}")
+        reason = exc
+        if isinstance(exc.__cause__, InsufficientPrivilege):
+            # opsdash runs as a role without DDL rights (README, "Least privilege").
+            reason = (
+                "opsdash's database role may not change the platform's schema; the owner of its tables runs "
+                f"`python manage.py safety_net {operation}` (or `platform_setup`)"
+            )
+        messages.error(request, f"{verb} failed, nothing was changed: {reason}")
         return redirect("consistency:safety_net")
     record(request.user, action, "safety net", state=str(status.state))
     messages.success(request, f"{verb} done: the safety net is {status.state}.")

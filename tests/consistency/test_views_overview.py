@@ -42,7 +42,8 @@ def test_unresolved_interventions_are_counted_against_the_target(viewer_client, 
         Intervention.objects.create(operation="avatar-sync", entity_id=f"t{n}@example.com", error="failed")
     Intervention.objects.create(operation="avatar-sync", entity_id="old@example.com", error="x", resolved=True)
     response = viewer_client.get(reverse("consistency:overview"))
-    assert response.context["interventions"] == {"count": 3, "target": 2, "within_target": False}
+    interventions = response.context["interventions"]
+    assert {key: interventions[key] for key in ("count", "target", "within_target")} == {"count": 3, "target": 2, "within_target": False}
     assert "target: under 2" in response.content.decode()
 
 

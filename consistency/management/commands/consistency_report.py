@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import Error as DatabaseError
 
 from consistency.checks import CHECKS, compute_metrics
+from opsdash.timeouts import use_job_timeouts
 
 
 def _percent(part, whole):
@@ -17,6 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
     def handle(self, *args, **options):
+        use_job_timeouts()
         try:
             metrics = compute_metrics()
         except DatabaseError as exc:

@@ -8,6 +8,7 @@ from django.utils import timezone
 from consistency import jobs, repair, runner
 from consistency.checks import BY_NORMALISED_EMAIL
 from consistency.models import JobRun, JobState
+from opsdash.timeouts import use_job_timeouts
 
 
 def _format_counts(rows_changed):
@@ -32,6 +33,7 @@ class Command(BaseCommand):
         parser.add_argument("--sync", action="store_true", help="run here in the foreground, with progress")
 
     def handle(self, *args, dry_run, email, sync, **options):
+        use_job_timeouts()
         try:
             if email is not None:
                 return self._one(email, dry_run, sync)

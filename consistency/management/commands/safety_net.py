@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import Error as DatabaseError
 
 from consistency import safety_net
+from opsdash.timeouts import use_job_timeouts
 
 
 def _yes_no(value):
@@ -33,6 +34,7 @@ class Command(BaseCommand):
         parser.add_argument("action", choices=["install", "rollback", "status"])
 
     def handle(self, *args, **options):
+        use_job_timeouts()
         action = {
             "install": safety_net.install,
             "rollback": safety_net.rollback,

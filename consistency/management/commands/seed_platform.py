@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import Error as DatabaseError
 
 from consistency.seed import PlatformNotEmpty, seed_platform
+from opsdash.timeouts import use_job_timeouts
 
 
 def _rate(value):
@@ -28,6 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--replace", action="store_true", help="empty the platform tables first")
 
     def handle(self, *args, therapists, drift, seed, replace, verbosity, **options):
+        use_job_timeouts()
         if therapists < 1:
             raise CommandError("--therapists must be at least 1")
 
