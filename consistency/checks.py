@@ -160,19 +160,27 @@ def _metrics_sql():
     )
 
 
-def compute_metrics(using=PLATFORM_DB):
+def compute_metrics(using=PLATFORM_DB, failing=None):
     """
     Return the consistency metrics of every therapist (SPEC §7 consistency_report).
 
     1. One pass of the therapist-state statement counts each check and link problem.
+       With ``failing`` (those counts among the failing therapists and their number,
+       "failing", as consistency.results.failing_counts gives them right after a
+       refresh made the same pass), only the therapists are counted.
     2. duplicate-user counts users and orphan-enrollment counts enrollments, each in
        a statement of its own.
     3. Unresolved interventions are counted where the log exists.
     """
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         apply_state_settings(cursor, ALL_THERAPISTS)
-        cursor.execute(_metrics_sql())
-        row = _fetch_dicts(cursor)[0]
+        if failing is None:
+            cursor.execute(_metrics_sql())
+            row = _fetch_dicts(cursor)[0]
+        else:
+            cursor.execute("select count(*) from users where user_type = 'therapist'")
+            therapists = cursor.fetchone()[0]
+            row = {**failing, "therapists": therapists, "consistent": therapists - failing["failing"]}
         cursor.execute(load_sql("duplicate_users.sql"))
         duplicate_users = cursor.fetchone()[0]
         cursor.execute(f"select count(*) from ({load_sql('orphan_enrollments.sql')}) orphan")

@@ -8,10 +8,11 @@ deleted. The rules stay in therapist_state.sql; this module only moves rows.
 """
 
 from django.db import connections, transaction
+from django.db.models import Count
 
 from .checks import ALL_THERAPISTS, BY_IDS, PLATFORM_DB, state_sql
 from .models import TherapistResult
-from .models.results import failing_condition
+from .models.results import PROBLEMS, failing_condition
 
 RESULT_DB = "default"
 RESULT_TABLE = TherapistResult._meta.db_table
@@ -102,6 +103,16 @@ def _copy_failing(state, params, target):
                     copy_in.write(data)
                     rows += bytes(data).count(b"\n")
     return rows
+
+
+def failing_counts():
+    """
+    Return how many therapists of the drill-down table fail each check or have each
+    link problem, and how many there are ("failing"): after a full refresh, every
+    count of the metrics but the therapists themselves (consistency.checks.compute_metrics).
+    """
+    counts = {problem: Count("pk", filter=failing_condition(problem)) for problem in PROBLEMS}
+    return TherapistResult.objects.aggregate(failing=Count("pk"), **counts)
 
 
 def failing(problem):

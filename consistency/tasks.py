@@ -17,8 +17,8 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from . import runner
-from .models import FINISHED_CHUNK_STATES, JobChunk, JobRun, JobState, SnapshotSource
-from .snapshots import take_snapshot
+from .models import FINISHED_CHUNK_STATES, JobChunk, JobRun, JobState
+from .snapshots import take_scheduled_snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -115,4 +115,4 @@ def resync_therapist(self, job_id):
 @shared_task(ignore_result=True)
 def take_metrics_snapshot():
     """Record the consistency metrics for the trends (Celery beat, every OPSDASH_SNAPSHOT_MINUTES)."""
-    take_snapshot(SnapshotSource.SCHEDULE)
+    take_scheduled_snapshot()
