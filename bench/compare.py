@@ -22,6 +22,9 @@ What runs, each on a fresh copy:
 - opsdash: `repair_consistency --sync` twice (the second run changes nothing), each in
   a process of its own under /usr/bin/time for its peak memory; `consistency_report
   --json` (the checks); a snapshot with its drill-down refresh;
+- one therapist: the p95 of what the therapist page asks the platform (state, resync
+  preview, interventions) over 40 therapists, without and then with the indexes
+  `manage.py platform_setup` recommends;
 - with --guard-cost, repair-all again without the lost-update locks, for their cost.
 
 It prints the table and the ratios; --write-docs also writes them into
@@ -52,9 +55,11 @@ from django.db import connections, transaction  # noqa: E402
 
 from bench.repair import changed_values, manage  # noqa: E402
 from consistency import repair  # noqa: E402
-from consistency.checks import ALL_THERAPISTS, PLATFORM_DB, apply_state_settings, load_sql  # noqa: E402
+from consistency.checks import ALL_THERAPISTS, PLATFORM_DB, apply_state_settings, load_sql, states_for_email  # noqa: E402
+from consistency.platform_setup import create_recommended_indexes  # noqa: E402
 from consistency.seed import seed_platform  # noqa: E402
 from consistency.snapshots import take_snapshot  # noqa: E402
+from consistency.therapists import timeline  # noqa: E402
 
 DOCS = ROOT / "docs" / "benchmarks.md"
 PLOT = ROOT / "docs" / "benchmarks-growth.png"
@@ -189,6 +194,35 @@ def loop(sample):
     return (time.monotonic() - started) / len(chosen), len(ids)
 
 
+def one_therapist(sample=40):
+    """
+    Return the p95 seconds of what the therapist page asks the platform for one therapist.
+
+    Its state (by normalised email), the resync preview (the plan) and its
+    interventions, for a random sample of therapists found by their email as stored.
+    """
+    with connections[PLATFORM_DB].cursor() as cursor:
+        cursor.execute("select email from users where user_type = 'therapist'")
+        emails = [row[0] for row in cursor.fetchall()]
+    times = []
+    for email in random.Random(2).sample(emails, min(sample, len(emails))):
+        started = time.monotonic()
+        [state, *_] = states_for_email(email)
+        repair.preview_email(email)
+        list(timeline(state.norm_email, [state.therapist_id]))
+        times.append(time.monotonic() - started)
+    return statistics.quantiles(times, n=20)[-1]
+
+
+def recommended_indexes():
+    """Build the indexes opsdash recommends (manage.py platform_setup); return the seconds it took."""
+    started = time.monotonic()
+    create_recommended_indexes()
+    with connections[PLATFORM_DB].cursor() as cursor:
+        cursor.execute("analyze users, therapist_enrollments")
+    return time.monotonic() - started
+
+
 def snapshot():
     started = time.monotonic()
     take_snapshot()
@@ -252,6 +286,10 @@ def measure(therapists, drift, repeat, loop_sample, guard_cost):
             fresh()
             seconds, peak, changed = repair_all(without_locks=True)
             record("opsdash repair-all, first run, without the locks", seconds, peak_mb=peak, changed=changed)
+        fresh()
+        record("one therapist, p95 (page and preview), no recommended index", one_therapist())
+        record("building the recommended indexes (platform_setup)", recommended_indexes())
+        record("one therapist, p95 (page and preview), with the recommended indexes", one_therapist())
         fresh()
         per_therapist, count = loop(loop_sample)
         record("per-therapist loop (sample, scaled)", per_therapist * count, sample=min(loop_sample, count))
