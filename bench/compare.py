@@ -3,7 +3,7 @@ Repair-all, the checks and a snapshot beside the database's floor and the per-th
 loop, on the same freshly built data, for one or more sizes.
 
     python bench/compare.py [--therapists 10000,100000,1000000] [--drift 0.1] [--repeat 3]
-                            [--loop-sample 2000] [--guard-cost] [--write-docs]
+                            [--loop-sample 2000] [--guard-cost] [--reuse] [--write-docs]
 
 For each size the data is seeded once (seed_platform) into PLATFORM_DATABASE_URL's
 database and kept as a template database (its name + "_tmpl"); every measured run
@@ -257,10 +257,24 @@ def manage_script(script):
 # ------------------------------------------------------------------------------
 # One size, repeated
 # ------------------------------------------------------------------------------
-def measure(therapists, drift, repeat, loop_sample, guard_cost):
+def template_therapists():
+    """Return how many therapists the template database holds, or None without one."""
+    name, template = _names()
+    with _maintenance() as admin:
+        if not admin.execute("select 1 from pg_database where datname = %s", [template]).fetchone():
+            return None
+    fresh()
+    with connections[PLATFORM_DB].cursor() as cursor:
+        cursor.execute("select count(*) from users where user_type = 'therapist'")
+        return cursor.fetchone()[0]
+
+
+def measure(therapists, drift, repeat, loop_sample, guard_cost, reuse=False):
     print(f"\n== {therapists:,} therapists, drift {drift}", flush=True)
-    seeded = build(therapists, drift)
-    print(f"seeded in {seeded:.0f} s", flush=True)
+    if reuse and template_therapists() == therapists:
+        print("reusing the template database of the last run", flush=True)
+    else:
+        print(f"seeded in {build(therapists, drift):.0f} s", flush=True)
     runs = {}
 
     def record(step, seconds, **extra):
@@ -293,7 +307,8 @@ def measure(therapists, drift, repeat, loop_sample, guard_cost):
         fresh()
         per_therapist, count = loop(loop_sample)
         record("per-therapist loop (sample, scaled)", per_therapist * count, sample=min(loop_sample, count))
-    drop_template()
+    if not reuse:
+        drop_template()
     return {step: _median(values) for step, values in runs.items()}
 
 
@@ -399,10 +414,11 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--loop-sample", type=int, default=2000)
     parser.add_argument("--guard-cost", action="store_true", help="also run repair-all without the lost-update locks")
+    parser.add_argument("--reuse", action="store_true", help="keep the template database and reuse it when it matches")
     parser.add_argument("--write-docs", action="store_true", help="write docs/benchmarks.md's table and the plot")
     args = parser.parse_args()
     sizes = [int(size) for size in args.therapists.split(",")]
-    results = {n: measure(n, args.drift, args.repeat, args.loop_sample, args.guard_cost) for n in sizes}
+    results = {n: measure(n, args.drift, args.repeat, args.loop_sample, args.guard_cost, args.reuse) for n in sizes}
     text = f"{machine()}\n\n{table(results, args.repeat)}"
     print("\n" + text)
     if args.write_docs:
