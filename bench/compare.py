@@ -27,12 +27,15 @@ What runs, each on a fresh copy:
   `manage.py platform_setup` recommends;
 - with --guard-cost, repair-all again without the lost-update locks, for their cost.
 
-It prints the table and the ratios; --write-docs also writes them into
-docs/benchmarks.md (between the "compare" markers) and, for two sizes or more, draws
-the time per therapist against the number of therapists to docs/benchmarks-growth.png.
+It prints the table and the ratios; --write-docs also keeps the figures of each size in
+docs/benchmarks-compare.json (a size measured again replaces its figures), writes the
+table of every size kept into docs/benchmarks.md (between the "compare" markers) and,
+for two sizes or more, draws the time per therapist against the number of therapists
+to docs/benchmarks-growth.png.
 """
 
 import argparse
+import json
 import os
 import platform
 import random
@@ -63,6 +66,7 @@ from consistency.therapists import timeline  # noqa: E402
 
 DOCS = ROOT / "docs" / "benchmarks.md"
 PLOT = ROOT / "docs" / "benchmarks-growth.png"
+RESULTS = ROOT / "docs" / "benchmarks-compare.json"
 BEGIN, END = "<!-- compare: begin -->", "<!-- compare: end -->"
 
 
@@ -337,7 +341,7 @@ RATIOS = (
 
 def table(results, repeat):
     lines = [
-        f"Median of {repeat} runs; every run in brackets, then the 1-minute load average at its end.",
+        "Median of the runs of each size; every run in brackets, then the 1-minute load average at its end.",
         "",
         "| therapists | step | median | runs (s) | load | peak memory |",
         "|---|---|---|---|---|---|",
@@ -419,11 +423,16 @@ def main():
     args = parser.parse_args()
     sizes = [int(size) for size in args.therapists.split(",")]
     results = {n: measure(n, args.drift, args.repeat, args.loop_sample, args.guard_cost, args.reuse) for n in sizes}
-    text = f"{machine()}\n\n{table(results, args.repeat)}"
-    print("\n" + text)
+    print("\n" + table(results, args.repeat))
     if args.write_docs:
-        if len(sizes) > 1:
-            plot(results)
+        # Sizes measured before (by an earlier run of this command) stay, unless measured again.
+        saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+        saved = {int(n): steps for n, steps in saved.items()}
+        saved.update(results)
+        RESULTS.write_text(json.dumps({str(n): saved[n] for n in sorted(saved)}, indent=1) + "\n")
+        text = f"{machine()}\n\n{table(dict(sorted(saved.items())), args.repeat)}"
+        if len(saved) > 1:
+            plot(saved)
             text += f"\n\n![Time per therapist against therapists]({PLOT.name})"
         write_docs(text)
 
