@@ -63,6 +63,10 @@ from consistency.platform_setup import create_recommended_indexes  # noqa: E402
 from consistency.seed import seed_platform  # noqa: E402
 from consistency.snapshots import take_snapshot  # noqa: E402
 from consistency.therapists import timeline  # noqa: E402
+from opsdash.timeouts import use_job_timeouts  # noqa: E402
+
+# The floor and a snapshot of a large database take longer than a web request may.
+use_job_timeouts()
 
 DOCS = ROOT / "docs" / "benchmarks.md"
 PLOT = ROOT / "docs" / "benchmarks-growth.png"
