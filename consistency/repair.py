@@ -207,19 +207,20 @@ def _tune(cursor, therapist_filter):
     apply_state_settings(cursor, therapist_filter)
 
 
-def _read_by_key(cursor):
+def _read_by_key(cursor, on):
     """
-    Turn sequential scans off for the rest of a keyed chunk's transaction.
+    Turn sequential scans off (or on again) for the rest of a keyed chunk's transaction.
 
     A keyed chunk reads every row it needs by key (its therapists by id, their
     enrollments and profiles by user_id, the job's keys by id), locks and writes the
-    rows of its plan by id, so its cost does not grow with the tables. PostgreSQL
+    rows of its plan by id, so its cost does not grow with the tables (the
+    intervention log, read whole, is read with sequential scans on again). PostgreSQL
     would still scan all of users, enrollments and profiles for a few thousand ids
     while a table is small enough: measured with EXPLAIN (ANALYZE, BUFFERS) at
     200,000 therapists, the plan took 0.2-0.45 s by key and 0.2-1.1 s with the scan,
     and each lock statement read its whole table (0.35-0.45 s each, growing with it).
     """
-    cursor.execute("select set_config('enable_seqscan', 'off', true)")
+    cursor.execute("select set_config('enable_seqscan', %s, true)", ["off" if on else "on"])
 
 
 def chunk_bounds(size, using=PLATFORM_DB):
@@ -347,7 +348,7 @@ def _repair_once(therapist_filter, params, job_id, using, keyed):
         # nested in a longer transaction (a test, a resync inside a request).
         cursor.execute("drop table if exists pg_temp.repair_plan, pg_temp.repair_written, pg_temp.repair_after")
         if keyed:
-            _read_by_key(cursor)
+            _read_by_key(cursor, True)
         cursor.execute(
             f"create temporary table repair_plan on commit drop as\n{plan_sql(therapist_filter, keyed)}", params
         )
@@ -356,20 +357,26 @@ def _repair_once(therapist_filter, params, job_id, using, keyed):
         # other columns took a second per chunk to gather and served nothing.
         cursor.execute("analyze repair_plan (therapist_id, e_id, p_id)")
         after_plan()
-        _lock_planned_rows(cursor, keyed, params)
         cursor.execute(
             "create temporary table repair_written (therapist_id uuid primary key,"
             " users boolean, enrollments boolean, profiles boolean) on commit drop"
         )
         failures = []
-        try:
-            with transaction.atomic(using=using):
-                cursor.execute(_apply_sql(_WHOLE_PLAN))
-        except DatabaseError as exc:
-            if _is_connection_error(exc):
-                raise
-            logger.warning("repair of %d therapists failed (%s); retrying one at a time", _plan_size(cursor), exc)
-            failures = _apply_one_by_one(cursor, using)
+        # A plan with nothing to write (a second run) neither locks nor updates.
+        cursor.execute(f"select exists (select 1 from repair_plan p where {_WRITES})")
+        if cursor.fetchone()[0]:
+            _lock_planned_rows(cursor, keyed, params)
+            try:
+                with transaction.atomic(using=using):
+                    cursor.execute(_apply_sql(_WHOLE_PLAN))
+            except DatabaseError as exc:
+                if _is_connection_error(exc):
+                    raise
+                logger.warning("repair of %d therapists failed (%s); retrying one at a time", _plan_size(cursor), exc)
+                failures = _apply_one_by_one(cursor, using)
+        if keyed:
+            # The intervention log has no key to read it by: it is read whole.
+            _read_by_key(cursor, False)
         cursor.execute(_WRITTEN_COUNTS_SQL)
         result = _result_from_counts(_fetch_dict(cursor))
         result.failures = failures
