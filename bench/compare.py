@@ -3,7 +3,7 @@ Repair-all, the checks and a snapshot beside the database's floor and the per-th
 loop, on the same freshly built data, for one or more sizes.
 
     python bench/compare.py [--therapists 10000,100000,1000000] [--drift 0.1] [--repeat 3]
-                            [--loop-sample 2000] [--guard-cost] [--reuse] [--write-docs]
+                            [--loop-sample 2000] [--guard-cost] [--reuse] [--write-docs | --render]
 
 For each size the data is seeded once (seed_platform) into PLATFORM_DATABASE_URL's
 database and kept as a template database (its name + "_tmpl"); every measured run
@@ -58,6 +58,7 @@ from django.db import connections, transaction  # noqa: E402
 
 from bench.repair import changed_values, manage  # noqa: E402
 from consistency import repair  # noqa: E402
+from consistency.models import TherapistResult  # noqa: E402
 from consistency.checks import ALL_THERAPISTS, PLATFORM_DB, apply_state_settings, load_sql, states_for_email  # noqa: E402
 from consistency.platform_setup import create_recommended_indexes  # noqa: E402
 from consistency.seed import seed_platform  # noqa: E402
@@ -105,7 +106,10 @@ def build(therapists, drift):
 
 
 def fresh():
-    """Replace the platform database with a fresh copy of the template."""
+    """Replace the platform database with a fresh copy of the template; empty the drill-down table."""
+    # The drill-down of another data set (an earlier size or run) would make the next
+    # snapshot delete and vacuum its rows.
+    TherapistResult.objects.all().delete()
     connections.close_all()
     name, template = _names()
     with _maintenance() as admin:
@@ -325,7 +329,7 @@ def _median(values):
     peak = [v["peak_mb"] for v in values if "peak_mb" in v]
     return {
         "seconds": seconds,
-        "all": [round(v["seconds"], 1) for v in values],
+        "all": [round(v["seconds"], 3 if v["seconds"] < 1 else 1) for v in values],
         "load": [round(v["load"], 1) for v in values],
         "peak_mb": max(peak) if peak else None,
     }
@@ -343,6 +347,10 @@ RATIOS = (
 )
 
 
+def _seconds(value):
+    return f"{1000 * value:.0f} ms" if value < 1 else f"{value:.1f} s"
+
+
 def table(results, repeat):
     lines = [
         "Median of the runs of each size; every run in brackets, then the 1-minute load average at its end.",
@@ -354,7 +362,7 @@ def table(results, repeat):
         for step, figure in steps.items():
             peak = f"{figure['peak_mb']:.0f} MB" if figure["peak_mb"] else ""
             lines.append(
-                f"| {therapists:,} | {step} | {figure['seconds']:.1f} s | {figure['all']} | {figure['load']} | {peak} |"
+                f"| {therapists:,} | {step} | {_seconds(figure['seconds'])} | {figure['all']} | {figure['load']} | {peak} |"
             )
     lines += ["", "| therapists | ratio | measured | target |", "|---|---|---|---|"]
     for therapists, steps in results.items():
@@ -423,12 +431,13 @@ def main():
     parser.add_argument("--loop-sample", type=int, default=2000)
     parser.add_argument("--guard-cost", action="store_true", help="also run repair-all without the lost-update locks")
     parser.add_argument("--reuse", action="store_true", help="keep the template database and reuse it when it matches")
+    parser.add_argument("--render", action="store_true", help="measure nothing: write the docs from the figures kept")
     parser.add_argument("--write-docs", action="store_true", help="write docs/benchmarks.md's table and the plot")
     args = parser.parse_args()
-    sizes = [int(size) for size in args.therapists.split(",")]
+    sizes = [int(size) for size in args.therapists.split(",")] if not args.render else []
     results = {n: measure(n, args.drift, args.repeat, args.loop_sample, args.guard_cost, args.reuse) for n in sizes}
     print("\n" + table(results, args.repeat))
-    if args.write_docs:
+    if args.write_docs or args.render:
         # Sizes measured before (by an earlier run of this command) stay, unless measured again.
         saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
         saved = {int(n): steps for n, steps in saved.items()}
