@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from .models import AuditEntry, JobEvent, JobRun, MetricSnapshot
+from .models import AuditEntry, JobEvent, JobRun, MetricSnapshot, SnapshotAttempt
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -52,3 +52,10 @@ class MetricSnapshotAdmin(ReadOnlyAdmin):
     list_display = ("taken_at", "source", "therapists", "consistent", "unresolved_interventions", "duration_ms", "job")
     list_filter = ("source",)
     date_hierarchy = "taken_at"
+
+
+@admin.register(SnapshotAttempt)
+class SnapshotAttemptAdmin(ReadOnlyAdmin):
+    list_display = ("requested_at", "source", "state", "started_at", "finished_at", "error", "snapshot", "job")
+    list_filter = ("state", "source")
+    date_hierarchy = "requested_at"

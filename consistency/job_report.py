@@ -1,14 +1,37 @@
 """Turn a job run's recorded outcome into the rows its page shows."""
 
+from django.db import connection, transaction
+
 from .checks import CHECKS, LINK_PROBLEMS
+from .models import JobRun
+
+
+def read_job(pk):
+    """
+    Return a job and its states as of one instant, or None when there is no such job.
+
+    A worker moves the job and records the state in one transaction; reading both in
+    one REPEATABLE READ snapshot keeps the page's badge and its list of states in
+    agreement, where two reads could fall either side of a change. (Inside a
+    transaction already begun, as in the tests, that transaction's own view holds.)
+    """
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if outermost:
+            with connection.cursor() as cursor:
+                cursor.execute("set transaction isolation level repeatable read")
+        job = JobRun.objects.select_related("requested_by").filter(pk=pk).first()
+        events = list(job.events.all()) if job else []
+    return job, events
 
 
 def changed_columns(job):
-    """Return (table, column, rows) for every column the job changed, or would change in a dry run."""
+    """Return (table, column, rows) for every column the job changed, or would change in a dry run; not the 0s."""
     return [
         (table, column, count)
         for table, columns in sorted((job.rows_changed or {}).items())
         for column, count in sorted(columns.items())
+        if count
     ]
 
 

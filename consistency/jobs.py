@@ -20,7 +20,7 @@ from availability.guard import mark_down, mark_up
 from availability.models import Service
 from interventions.log import OPSDASH, resolve_open
 
-from . import repair, runner
+from . import repair, runner, stale_jobs
 from .checks import normalise_email, states_for_email
 from .models import ACTIVE_STATES, AuditAction, JobEvent, JobKind, JobRun, JobState
 from .models.audit import record
@@ -162,8 +162,10 @@ def request_cancel(job, user):
     Ask a job to stop after the chunk in hand; return False if it had already finished.
 
     Only the operator who started it or a superuser may cancel it (PermissionDenied).
-    A job still queued is cancelled at once, so a job no worker picked up never blocks
-    the next repair-all.
+    A job is cancelled at once when nothing is in hand: still queued, a repair-all with
+    no chunk running (its chunk tasks may be gone, with a killed worker or a Redis that
+    lost its data), or a resync that is stale. So a job no worker will finish never
+    blocks the next repair-all.
     """
     if not (user.is_superuser or (job.requested_by_id is not None and job.requested_by_id == user.pk)):
         raise PermissionDenied("Only the operator who started this job or a superuser may cancel it.")
@@ -172,15 +174,63 @@ def request_cancel(job, user):
         job.refresh_from_db()
         return False
     who = _actor_name(user)
-    if not runner.transition(
-        job.pk,
-        JobState.CANCELLED,
-        f"Cancelled by {who} before it started",
-        from_states=[JobState.QUEUED],
-        finished_at=timezone.now(),
+    if not (
+        runner.transition(
+            job.pk,
+            JobState.CANCELLED,
+            f"Cancelled by {who} before it started",
+            from_states=[JobState.QUEUED],
+            finished_at=timezone.now(),
+        )
+        or _cancel_running_at_once(job, who)
     ):
         JobEvent.objects.create(job_id=job.pk, state=JobState.RUNNING, message=f"Cancel requested by {who}")
     record(user, AuditAction.CANCEL, job.target or "all", job=job)
+    job.refresh_from_db()
+    return True
+
+
+def _cancel_running_at_once(job, who):
+    """End a running job cancelled while nothing of it is in hand; return whether it ended."""
+    job.refresh_from_db()
+    if job.kind == JobKind.RESYNC:
+        # A resync is one transaction: only a lost one ends before its task does.
+        reason = stale_jobs.stale_reason(job)
+        if reason is None:
+            return False
+        message = f"Cancelled by {who}: {reason}"
+    else:
+        message = f"Cancelled by {who} while no chunk was running: the chunks not started are skipped"
+    return runner.end_job(
+        job.pk,
+        JobState.CANCELLED,
+        message,
+        lost_before=stale_jobs.lost_before(),
+        from_states=[JobState.RUNNING],
+        unless_in_hand=True,
+    )
+
+
+def end_stale(job, user):
+    """
+    End a stale running job as failed, at an operator's request; return False if it had finished.
+
+    Any operator may, not only its starter: a stale repair-all blocks everyone's next
+    one. A job that may still progress is refused (JobError): cancel it instead.
+    """
+    reason = stale_jobs.stale_reason(job)
+    if reason is None:
+        job.refresh_from_db()
+        if job.is_finished:
+            return False
+        raise JobError(f"{job} is not stale: it may still progress. Cancel it instead.")
+    who = _actor_name(user)
+    if not runner.end_job(
+        job.pk, JobState.FAILED, f"Ended by {who} as stale: {reason}.", lost_before=stale_jobs.lost_before(),
+        from_states=[JobState.RUNNING],
+    ):
+        return False
+    record(user, AuditAction.CANCEL, job.target or "all", job=job, stale=reason)
     job.refresh_from_db()
     return True
 

@@ -8,15 +8,17 @@ by every open tab. Snapshots are taken by Celery beat, after every job, and on
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
+from django.utils import timezone
 
 from availability import guard
 from interventions.queue import unresolved_count
 
 from . import safety_net
 from .checks import CHECKS, LINK_PROBLEMS
-from .models import FINISHED_STATES, JobRun, MetricSnapshot
+from .models import FINISHED_STATES, PENDING_ATTEMPT_STATES, AttemptState, JobRun, MetricSnapshot, SnapshotAttempt
 from .models.results import PROBLEMS
 
 # What each link problem counts (SPEC §7): users and enrollments where not therapists.
@@ -24,6 +26,12 @@ LINK_PROBLEM_UNITS = {"duplicate_user": "users", "orphan_enrollment": "enrollmen
 # The refresh rates a user may pick for the live overview, in seconds (0: paused).
 REFRESH_RATES = (0, 5, 15, 30, 60)
 DEFAULT_REFRESH_RATE = 15
+# While a snapshot asked for is being taken, the live part asks this often (seconds)
+# whether it has ended, whatever the refresh rate chosen.
+FOLLOW_RATE = 1
+# A snapshot asked for that has not ended after this long never will: no worker took
+# it, or the worker died taking it (one takes well under a minute at a million therapists).
+LOST_AFTER = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,29 @@ class MetricRow:
 def latest_snapshot():
     """Return the newest metric snapshot, or None before the first one."""
     return MetricSnapshot.objects.order_by("-taken_at").first()
+
+
+@dataclass(frozen=True)
+class SnapshotStatus:
+    """What became of the snapshots asked for, beside the latest one taken."""
+
+    pending: SnapshotAttempt | None = None  # asked for, not ended: the page follows it
+    lost: SnapshotAttempt | None = None  # asked for LOST_AFTER ago and never ended
+    failed: SnapshotAttempt | None = None  # the last one to end, when it failed after the latest snapshot
+
+
+def snapshot_status(snapshot):
+    """Return the pending, lost and failed snapshot attempts the overview tells of, given the latest snapshot."""
+    pending = SnapshotAttempt.objects.filter(state__in=PENDING_ATTEMPT_STATES).order_by("-requested_at").first()
+    lost = None
+    if pending is not None and pending.requested_at < timezone.now() - LOST_AFTER:
+        pending, lost = None, pending
+    ended = SnapshotAttempt.objects.exclude(state__in=PENDING_ATTEMPT_STATES).order_by("-finished_at").first()
+    failed = None
+    if ended is not None and ended.state == AttemptState.FAILED:
+        if snapshot is None or ended.finished_at > snapshot.taken_at:
+            failed = ended
+    return SnapshotStatus(pending=pending, lost=lost, failed=failed)
 
 
 def check_rows(snapshot):

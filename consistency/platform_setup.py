@@ -6,9 +6,11 @@ run once (and after an upgrade) by a role that owns the tables, does it all, and
 `--sql` prints the same statements for a DBA to run instead:
 
 1. manual_intervention_log and its index (SPEC §1), where missing;
-2. the safety net (consistency.safety_net, SPEC §5);
-3. the indexes of consistency/sql/recommended_indexes.sql, CONCURRENTLY;
-4. with a role, the grants of consistency/sql/app_role_grants.sql to it.
+2. the intervention payloads opsdash once wrote double-encoded, rewritten as objects
+   (interventions.payloads; a data fix decided row by row, so --sql names the command);
+3. the safety net (consistency.safety_net, SPEC §5);
+4. the indexes of consistency/sql/recommended_indexes.sql, CONCURRENTLY;
+5. with a role, the grants of consistency/sql/app_role_grants.sql to it.
 """
 
 import re
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from django.db import connections
 from psycopg import sql
 
+from interventions.payloads import repair_payloads
 from interventions.schema import DDL as INTERVENTION_LOG_DDL
 
 from . import safety_net
@@ -84,9 +87,9 @@ def index_status(using=PLATFORM_DB):
     return statuses
 
 
-def grants_sql(role, database):
-    """Return the grants of app_role_grants.sql for ``role`` on ``database``, identifiers quoted."""
-    return sql.SQL(load_sql(GRANTS_SQL)).format(role=sql.Identifier(role), database=sql.Identifier(database))
+def grants_sql(role):
+    """Return the grants of app_role_grants.sql for ``role``, quoted."""
+    return sql.SQL(load_sql(GRANTS_SQL)).format(role=sql.Identifier(role), role_name=sql.Literal(role))
 
 
 def create_intervention_log(using=PLATFORM_DB):
@@ -116,9 +119,8 @@ def create_recommended_indexes(using=PLATFORM_DB, report=lambda message: None):
 
 def grant(role, using=PLATFORM_DB):
     """Grant ``role`` what everyday use needs (app_role_grants.sql)."""
-    connection = connections[using]
-    with connection.cursor() as cursor:
-        cursor.execute(grants_sql(role, connection.settings_dict["NAME"]).as_string(cursor.connection))
+    with connections[using].cursor() as cursor:
+        cursor.execute(grants_sql(role).as_string(cursor.connection))
 
 
 def run(role=None, using=PLATFORM_DB, report=lambda message: None):
@@ -126,6 +128,8 @@ def run(role=None, using=PLATFORM_DB, report=lambda message: None):
     safety_net.require_platform_tables(using)
     report("manual_intervention_log and its index")
     create_intervention_log(using)
+    repaired = repair_payloads(using=using)
+    report(f"intervention payloads: {repaired.repaired} double-encoded ones rewritten as objects")
     report("the safety net")
     status = safety_net.install(using)
     report("the recommended indexes")
@@ -136,10 +140,9 @@ def run(role=None, using=PLATFORM_DB, report=lambda message: None):
     return status
 
 
-def script(role=APP_ROLE, database=None, using=PLATFORM_DB):
+def script(role=APP_ROLE):
     """Return every statement of run() as one psql script, for a DBA to run instead (connects to nothing)."""
-    database = database or connections[using].settings_dict["NAME"]
-    grants = grants_sql(role, database).as_string(None)
+    grants = grants_sql(role).as_string(None)
     parts = [
         "-- opsdash platform setup: run as the owner of the platform's tables, with psql",
         "-- (CREATE INDEX CONCURRENTLY must not run inside a transaction: no --single-transaction).",
@@ -148,7 +151,11 @@ def script(role=APP_ROLE, database=None, using=PLATFORM_DB):
         "-- 1. manual_intervention_log ------------------------------------------------",
         INTERVENTION_LOG_DDL.strip(),
         "",
-        "-- 2. The safety net ------------------------------------------------------------",
+        "-- 2. Intervention payloads -----------------------------------------------------",
+        "-- Decided row by row in Python: run `python manage.py repair_payloads` (it needs only",
+        "-- the everyday role's UPDATE on manual_intervention_log).",
+        "",
+        "-- 3. The safety net ------------------------------------------------------------",
         "-- `manage.py safety_net install` also stamps each object with the shipped release;",
         "-- run from here, the safety-net page shows them as not the shipped definition",
         "-- until that command runs once.",
@@ -156,10 +163,10 @@ def script(role=APP_ROLE, database=None, using=PLATFORM_DB):
         load_sql(safety_net.INSTALL_SQL).strip(),
         "commit;",
         "",
-        "-- 3. Recommended indexes ------------------------------------------------------",
+        "-- 4. Recommended indexes ------------------------------------------------------",
         *(index.statement + ";" for index in recommended_indexes()),
         "",
-        f"-- 4. The grants of {role} ------------------------------------------------------",
+        f"-- 5. The grants of {role} ------------------------------------------------------",
         grants.strip(),
         "",
     ]

@@ -7,6 +7,7 @@ failures inserted, changed ones updated, therapists that are consistent again
 deleted. The rules stay in therapist_state.sql; this module only moves rows.
 """
 
+import psycopg
 from django.db import connections, transaction
 from django.db.models import Count
 
@@ -96,8 +97,10 @@ def _vacuum():
 def _copy_failing(state, params, target):
     """Stream the failing rows of the state statement into incoming_result; return their count."""
     rows = 0
-    with connections[PLATFORM_DB].cursor() as source:
-        with source.copy(COPY_OUT.format(columns=_COLUMN_LIST, state=state), params) as copy_out:
+    statement = bind(connections[PLATFORM_DB], COPY_OUT.format(columns=_COLUMN_LIST, state=state), params)
+    # COPY is psycopg's own: wrapped, its errors are Django's, as every other statement's.
+    with connections[PLATFORM_DB].wrap_database_errors, connections[PLATFORM_DB].cursor() as source:
+        with source.copy(statement) as copy_out:
             with target.copy(COPY_IN) as copy_in:
                 for data in copy_out:
                     copy_in.write(data)
@@ -113,6 +116,20 @@ def failing_counts():
     """
     counts = {problem: Count("pk", filter=failing_condition(problem)) for problem in PROBLEMS}
     return TherapistResult.objects.aggregate(failing=Count("pk"), **counts)
+
+
+def bind(connection, statement, params):
+    """
+    Return ``statement`` with ``params`` bound into it, as psycopg binds them client-side.
+
+    COPY goes through Django's cursor wrapper, and under DEBUG its CursorDebugWrapper,
+    whose copy() takes the statement alone: the parameters must already be in it.
+    """
+    if not params:
+        return statement
+    connection.ensure_connection()
+    with psycopg.ClientCursor(connection.connection) as cursor:
+        return cursor.mogrify(statement, params)
 
 
 def failing(problem):

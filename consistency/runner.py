@@ -44,8 +44,41 @@ def transition(job_id, state, message="", from_states=ACTIVE_STATES, **fields):
 
 
 def fail_job(job_id, error):
-    """Mark an unfinished job failed with the reason."""
-    transition(job_id, JobState.FAILED, error, error=error, finished_at=timezone.now())
+    """Mark an unfinished job failed with the reason; its chunks not started yet are skipped."""
+    end_job(job_id, JobState.FAILED, error)
+
+
+def end_job(job_id, state, message, lost_before=None, from_states=ACTIVE_STATES, unless_in_hand=False):
+    """
+    End an active job now, in ``state``; return whether it ended.
+
+    Its chunks not started yet are skipped, so a task of theirs still in a queue finds
+    nothing to do. A chunk running since before ``lost_before`` belongs to a worker that
+    is gone (Celery kills a task at its hard time limit): it is marked failed. A chunk
+    running since later is in hand: its transaction commits or rolls back on its own,
+    and it adds its counts when it ends. With ``unless_in_hand`` the job is left running
+    while such a chunk exists.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        # Locking the unfinished chunks orders this against run_chunk's claim: a chunk
+        # is either claimed first (and is in hand) or skipped here (and never claimed).
+        # The job row after the chunks, in the order _finish_chunk takes them.
+        unfinished = list(
+            JobChunk.objects.select_for_update().filter(job_id=job_id).exclude(state__in=FINISHED_CHUNK_STATES)
+        )
+        if not list(JobRun.objects.select_for_update().filter(pk=job_id, state__in=from_states).values_list("pk")):
+            return False
+        running = [c for c in unfinished if c.state == ChunkState.RUNNING]
+        lost = [c.pk for c in running if lost_before is not None and c.started_at < lost_before]
+        if unless_in_hand and len(lost) < len(running):
+            return False
+        JobChunk.objects.filter(pk__in=lost).update(
+            state=ChunkState.FAILED, finished_at=now, error="Its worker was lost before the chunk finished"
+        )
+        JobChunk.objects.filter(job_id=job_id, state=ChunkState.PENDING).update(state=ChunkState.SKIPPED, finished_at=now)
+        fields = {"error": message} if state == JobState.FAILED else {}
+        return transition(job_id, state, message, from_states=from_states, finished_at=now, **fields)
 
 
 def _claim(job_id, message):
@@ -210,7 +243,7 @@ def _outcome(job, chunks, skipped, failed):
     verb = "would change" if job.dry_run else "changed"
     summary = (
         f"{job.therapists_total} therapists examined, {job.therapists_changed} {verb}, "
-        f"{job.therapists_failed} failed and logged"
+        f"{job.therapists_failed} whose repair failed"
     )
     if skipped:
         return JobState.CANCELLED, f"Cancelled after {chunks - skipped} of {chunks} chunks: {summary}"

@@ -111,6 +111,11 @@ class SafetyNetStatus:
     def installed(self):
         return self.state == State.INSTALLED
 
+    @property
+    def anything_installed(self):
+        """Whether any object of it exists: only then is there something to roll back."""
+        return any(o.exists for o in self.objects)
+
 
 class SafetyNetError(Exception):
     """The safety net cannot be installed or rolled back here; the message says why."""

@@ -6,7 +6,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from .checks import PLATFORM_DB, compute_metrics
-from .models import MetricSnapshot, SnapshotSource
+from .models import AttemptState, MetricSnapshot, SnapshotAttempt, SnapshotSource
 from .results import failing_counts, refresh_results
 
 # Held by the scheduled snapshot while it runs (opsdash's own database, session lock).
@@ -36,15 +36,58 @@ def _same_snapshot(platform):
         cursor.execute("set transaction isolation level repeatable read")
 
 
-def take_snapshot(source=SnapshotSource.SCHEDULE, job=None):
-    """
-    Refresh the drill-down and store the metrics of every therapist as a snapshot.
+def request_snapshot(source=SnapshotSource.MANUAL):
+    """Record a snapshot asked for, before its task is queued: the overview follows it."""
+    return SnapshotAttempt.objects.create(source=source)
 
-    The drill-down pages read TherapistResult, not the platform: refreshing it with
-    every snapshot keeps them as fresh as the metrics shown beside them. The metrics
-    are counted from what the refresh just copied, so the therapist-state statement
-    runs once, not twice; both read one snapshot of the platform (REPEATABLE READ).
+
+def fail_request(attempt, error):
+    """Record that a snapshot asked for failed (or could not even be queued), and why."""
+    SnapshotAttempt.objects.filter(pk=attempt.pk).update(
+        state=AttemptState.FAILED, finished_at=timezone.now(), error=_short(error)
+    )
+
+
+def _short(error):
+    return str(error).strip()[: SnapshotAttempt.ERROR_LENGTH]
+
+
+def take_snapshot(source=SnapshotSource.SCHEDULE, job=None, attempt_id=None):
     """
+    Compute the metrics of every therapist, store them as a snapshot and refresh the drill-down.
+
+    The attempt (``attempt_id``, as request_snapshot recorded it, else a new one) says
+    when it ran and how it ended: with its snapshot, or failed, with the error.
+    """
+    attempt = _start(attempt_id, source, job)
+    try:
+        snapshot = _take(source, job)
+    except Exception as exc:
+        fail_request(attempt, f"{type(exc).__name__}: {exc}")
+        raise
+    SnapshotAttempt.objects.filter(pk=attempt.pk).update(
+        state=AttemptState.SUCCEEDED, finished_at=timezone.now(), snapshot=snapshot
+    )
+    return snapshot
+
+
+def _start(attempt_id, source, job):
+    now = timezone.now()
+    if attempt_id is not None:
+        SnapshotAttempt.objects.filter(pk=attempt_id).update(state=AttemptState.RUNNING, started_at=now)
+        attempt = SnapshotAttempt.objects.filter(pk=attempt_id).first()
+        if attempt is not None:
+            return attempt
+    return SnapshotAttempt.objects.create(
+        source=source, job=job, state=AttemptState.RUNNING, requested_at=now, started_at=now
+    )
+
+
+def _take(source, job):
+    # The drill-down pages read TherapistResult, not the platform: refreshing it with
+    # every snapshot keeps them as fresh as the metrics shown beside them. The metrics
+    # are counted from what the refresh just copied, so the therapist-state statement
+    # runs once, not twice; both read one snapshot of the platform (REPEATABLE READ).
     started = time.monotonic()
     platform = connections[PLATFORM_DB]
     outermost = not platform.in_atomic_block  # else the caller's transaction decides

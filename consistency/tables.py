@@ -141,12 +141,13 @@ class JobRunTable(tables.Table):
     state = tables.Column()
     created_at = tables.DateTimeColumn(verbose_name="Started", format="Y-m-d H:i:s")
     duration = tables.Column(empty_values=(), orderable=False)
-    rows_changed = tables.Column(verbose_name="Rows changed", empty_values=(), orderable=False)
+    # The figure the job's page shows: therapists, not rows; a dry run's would change.
+    therapists_changed = tables.Column(verbose_name="Therapists changed")
     interventions_resolved = tables.Column(verbose_name="Interventions resolved")
 
     class Meta:
         model = JobRun
-        fields = ("id", "kind", "target", "state", "requested_by", "created_at", "duration", "rows_changed", "interventions_resolved")
+        fields = ("id", "kind", "target", "state", "requested_by", "created_at", "duration", "therapists_changed", "interventions_resolved")
         attrs = {"class": "data"}
         template_name = "tables/table.html"
         empty_text = "No job has run yet."
@@ -166,8 +167,10 @@ class JobRunTable(tables.Table):
     def render_duration(self, record):
         return _duration(record.duration)
 
-    def render_rows_changed(self, record):
-        return sum(sum(columns.values()) for columns in (record.rows_changed or {}).values())
+    def render_therapists_changed(self, record):
+        if record.dry_run:
+            return format_html('{} <span class="muted">would change</span>', record.therapists_changed)
+        return record.therapists_changed
 
 
 def _duration(delta):

@@ -16,9 +16,9 @@ from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from . import runner
-from .models import FINISHED_CHUNK_STATES, JobChunk, JobRun, JobState
-from .snapshots import take_scheduled_snapshot
+from . import runner, stale_jobs
+from .models import FINISHED_CHUNK_STATES, JobChunk, JobRun, JobState, SnapshotSource
+from .snapshots import take_scheduled_snapshot, take_snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -55,12 +55,19 @@ def repair_all(self, job_id):
         raise
     if not JobRun.objects.filter(pk=job_id, state=JobState.RUNNING).exists():
         return
-    if not indexes:
-        # Redelivered after every chunk finished: only the final step is left.
-        finish_repair_all.delay(job_id)
-        return
-    closing = finish_repair_all.si(job_id).on_error(repair_all_broken.s(job_id))
-    chord(group(repair_chunk.s(job_id, index) for index in indexes))(closing)
+    try:
+        if not indexes:
+            # Redelivered after every chunk finished: only the final step is left.
+            finish_repair_all.delay(job_id)
+            return
+        closing = finish_repair_all.si(job_id).on_error(repair_all_broken.s(job_id))
+        chord(group(repair_chunk.s(job_id, index) for index in indexes))(closing)
+    except Exception as exc:
+        # A broker error here would otherwise leave the job running with no task to
+        # finish it. Chunks already sent find it failed and do nothing; one already
+        # started commits or rolls back on its own.
+        logger.exception("could not queue the chunks of job %s", job_id)
+        runner.fail_job(job_id, f"Could not queue its chunks: {type(exc).__name__}: {exc}. Start the job again.")
 
 
 @shared_task(bind=True, acks_late=True)
@@ -113,6 +120,20 @@ def resync_therapist(self, job_id):
 
 
 @shared_task(ignore_result=True)
-def take_metrics_snapshot():
-    """Record the consistency metrics for the trends (Celery beat, every OPSDASH_SNAPSHOT_MINUTES)."""
-    take_scheduled_snapshot()
+def take_metrics_snapshot(attempt_id=None):
+    """
+    Record the consistency metrics for the trends (Celery beat, every OPSDASH_SNAPSHOT_MINUTES).
+
+    With ``attempt_id``, the snapshot an operator asked for (consistency.snapshots.request_snapshot).
+    The schedule's never starts while another scheduled snapshot runs.
+    """
+    if attempt_id is None:
+        take_scheduled_snapshot()
+    else:
+        take_snapshot(SnapshotSource.MANUAL, attempt_id=attempt_id)
+
+
+@shared_task(ignore_result=True)
+def end_stale_jobs():
+    """End the active jobs no worker will finish (Celery beat, every minute; README "Stale jobs")."""
+    stale_jobs.end_stale_jobs()

@@ -14,6 +14,7 @@ from django.db.models import Q
 
 from interventions.models import Intervention
 
+from .checks import intervention_log_exists
 from .models import AuditEntry, JobRun
 
 # Where each field lives (table, column) in users, the enrollment and the profile, and
@@ -80,6 +81,11 @@ class MatrixRow:
     cells: list = dataclass_field(default_factory=list)  # a Cell per table of TABLES, None where it has no such field
 
 
+# Checks that span several rows of the matrix (verification: the statuses, and the
+# user's and the profile's flags): a failing one marks only the rows that disagree.
+SPANNING = {f.check for f in FIELDS if f.check and sum(g.check == f.check for g in FIELDS) > 1}
+
+
 def _passing(state, check):
     if check is None:
         return None
@@ -94,9 +100,12 @@ def matrix(state, preview=()):
 
     ``preview`` is the list of {table, column, before, after} of jobs.resync_preview:
     the cells it would write disagree; the cells already holding the value it would
-    write are where that value comes from.
+    write are where that value comes from. A row is failing where its check fails,
+    but a row of a check spanning several rows only where a cell of its own
+    disagrees. ``preview=None`` means no preview applies (several users share the
+    email): nothing is marked, and such rows follow their check.
     """
-    writes = {(change["table"], change["column"]): change["after"] for change in preview}
+    writes = {(change["table"], change["column"]): change["after"] for change in preview or ()}
     present = {USERS: True, ENROLLMENT: state.e_id is not None, PROFILE: state.p_id is not None}
     rows = []
     for f in FIELDS:
@@ -113,6 +122,8 @@ def matrix(state, preview=()):
             elif cell.present and (cell.value in targets if targets else table == f.primary):
                 cell.is_source = True
             row.cells.append(cell)
+        if row.passing is False and f.check in SPANNING and preview is not None:
+            row.passing = any(cell and cell.disagrees for cell in row.cells) is False
         rows.append(row)
     return rows
 
@@ -135,6 +146,8 @@ def timeline(norm_email, therapist_ids=(), limit=50):
     interventions = Intervention.objects.filter(
         Q(entity_id__iexact=norm_email) | Q(entity_id__in=ids)
     ).order_by("-timestamp")[:limit]
+    if not intervention_log_exists():  # SPEC §1: the platform may have none yet
+        interventions = []
     jobs = JobRun.objects.filter(target=norm_email).select_related("requested_by").order_by("-created_at")[:limit]
     audit = AuditEntry.objects.filter(target=norm_email).order_by("-at")[:limit]
     events = chain(

@@ -55,8 +55,17 @@ class InterventionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Resolve the selected interventions…", permissions=["resolve"])
     def resolve_selected(self, request, queryset):
-        """Ask for a note, then resolve the selected open interventions with it."""
+        """
+        Ask for a note, then resolve the selected open interventions with it.
+
+        The confirmation lists the ids it counted, even when "select all" chose them by the
+        list's filter, and posts them back without ``select_across``: so the second step
+        acts on those ids only, never on whatever the filter selects by then.
+        """
         note = request.POST.get("note", "").strip()
+        if "apply" in request.POST and request.POST.get("select_across") not in (None, "", "0"):
+            self.message_user(request, "Resolve from the confirmation page, which lists what it resolves.", messages.ERROR)
+            return None
         if "apply" in request.POST and note:
             n = actions.resolve(queryset, request.user, note)
             self.message_user(request, f"Resolved {n} intervention{'' if n == 1 else 's'}.", messages.SUCCESS)

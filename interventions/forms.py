@@ -37,10 +37,8 @@ class BulkActionForm(forms.Form):
 
     action = forms.ChoiceField(choices=ACTIONS)
     note = forms.CharField(required=False, max_length=2000, widget=forms.Textarea)
-    # Set by the confirmation step: act on what was logged up to then, and say if the
-    # count moved in between.
-    as_of = forms.DateTimeField(required=False, widget=forms.HiddenInput)
-    expected = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+    # Set by the confirmation step: the signed token of what it counted (interventions.selection).
+    selection = forms.CharField(required=False, widget=forms.HiddenInput)
     confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def clean(self):

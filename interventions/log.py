@@ -68,12 +68,27 @@ def unlogged(cursor, source_sql, params):
     Return the problems of ``source_sql`` that are not logged and open, as dicts.
 
     ``source_sql`` is a fixed statement (never input) selecting operation, entity_id,
-    error and payload, with its values in ``params``. Log them with log_interventions
-    once the caller's transaction has ended.
+    error and payload (jsonb), with its values in ``params``. Log them with
+    log_interventions once the caller's transaction has ended.
+
+    The payload is read as text and decoded here, so that it is logged again as the
+    object it is: Django's cursors hand jsonb over undecoded, as text, and encoding
+    that text once more wrote a JSON string holding JSON (interventions.payloads
+    repairs the rows written so).
     """
-    cursor.execute(f"select x.* from ({source_sql}) x where not exists ({_STILL_OPEN})", params)
-    columns = [col.name for col in cursor.description]
-    return [dict(zip(columns, row)) for row in cursor.fetchall()]
+    cursor.execute(
+        "select x.operation, x.entity_id, x.error, x.payload::text as payload"
+        f" from ({source_sql}) x where not exists ({_STILL_OPEN})",
+        params,
+    )
+    return [
+        {"operation": operation, "entity_id": entity_id, "error": error, "payload": _decoded(payload)}
+        for operation, entity_id, error, payload in cursor.fetchall()
+    ]
+
+
+def _decoded(payload_text):
+    return None if payload_text is None else json.loads(payload_text)
 
 
 def _log_once(cursor, document):

@@ -4,7 +4,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
@@ -13,7 +12,7 @@ from availability import guard
 from consistency.checks import intervention_log_exists
 from consistency.models import MetricSnapshot
 
-from . import actions, queue
+from . import actions, queue, selection
 from .filters import InterventionFilter
 from .forms import BulkActionForm, GroupActionForm
 from .models import Intervention
@@ -34,11 +33,6 @@ def _filtered(request_data):
     return InterventionFilter(request_data, queryset=queue.unresolved())
 
 
-def _filter_params(filterset):
-    """Return the (name, value) pairs of the filter in use, to carry into a bulk action's forms."""
-    return [(name, filterset.data[name]) for name in filterset.filters if filterset.data.get(name)]
-
-
 def _back(request, fallback="interventions:queue"):
     target = request.POST.get("next", "")
     if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
@@ -50,11 +44,20 @@ def _queue_context(request):
     if not intervention_log_exists():
         return {"no_log": True}
     filterset = _filtered(request.GET)
-    table = InterventionGroupTable(queue.groups(filterset.qs), request=request)
+    # An invalid filter lists nothing and offers no bulk action, rather than everything.
+    errors = [] if filterset.is_valid() else selection.filter_errors(filterset)
+    selected = filterset.qs.none() if errors else filterset.qs
+    table = InterventionGroupTable(queue.groups(selected), request=request)
     RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
     # Read the page's rows here, where an outage is caught, not while rendering.
     table.page.object_list = list(table.page.object_list)
-    return {"filter": filterset, "table": table, "open_count": filterset.qs.count(), "filter_params": _filter_params(filterset)}
+    return {
+        "filter": filterset,
+        "filter_errors": errors,
+        "table": table,
+        "open_count": selected.count(),
+        "filter_params": selection.filter_params(filterset),
+    }
 
 
 @login_required
@@ -135,12 +138,11 @@ def bulk_action(request):
     """
     Act on every open intervention the queue's current filter selects, in two steps.
 
-    1. Without ``confirmed``: count what the filter selects now and ask to confirm,
-       naming that count.
-    2. With it: act on what the filter selects among the interventions logged up to
-       the moment of the count, and say how many were acted on.
+    1. Without ``confirmed``: validate the filter (refused if invalid), count what it
+       selects now and ask to confirm, naming that count; the page pins the selection.
+    2. With it: act on exactly the pinned interventions, or on none, saying why, when
+       they are no longer what the filter selects (interventions.selection).
     """
-    filterset = _filtered(request.POST)
     form = BulkActionForm(request.POST)
     if not form.is_valid():
         for error in form.non_field_errors():
@@ -149,27 +151,33 @@ def bulk_action(request):
     data = form.cleaned_data
     if data["action"] == "retry" and not request.user.has_perm(RUN_JOBS):
         raise PermissionDenied
-    if not data["confirmed"] or not data["as_of"]:
-        as_of = timezone.now()
-        selected = filterset.qs.filter(timestamp__lte=as_of)
-        return render(
-            request,
-            "interventions/confirm_bulk.html",
-            {
-                "filter_params": _filter_params(filterset),
-                "action": data["action"],
-                "note": data["note"],
-                "as_of": as_of,
-                "count": selected.count(),
-                "groups": queue.groups(selected).count(),
-                "therapists": selected.order_by().values("entity_id").distinct().count(),
-                "next": request.POST.get("next", ""),
-            },
-        )
-    selected = filterset.qs.filter(timestamp__lte=data["as_of"])
-    n = _act(request, data["action"], selected, data["note"].strip())
-    message = _done(data["action"], n)
-    if data["action"] != "retry" and data["expected"] is not None and n != data["expected"]:
-        message += f" {data['expected']} were counted when you confirmed: the others were resolved meanwhile."
-    messages.success(request, message)
+    try:
+        if not data["confirmed"] or not data["selection"]:
+            return _confirm(request, data, selection.select(request.POST))
+        selected = selection.pinned(data["selection"])
+    except selection.SelectionError as exc:
+        messages.error(request, str(exc))
+        return _back(request)
+    n = _act(request, data["action"], selected.interventions(), data["note"].strip())
+    messages.success(request, _done(data["action"], n))
     return _back(request)
+
+
+def _confirm(request, data, selected):
+    """Render the confirmation of a bulk action: what it acts on, counted now, pinned in its form."""
+    interventions = selected.interventions()
+    return render(
+        request,
+        "interventions/confirm_bulk.html",
+        {
+            "filter_params": selected.params,
+            "selection": selected.token,
+            "action": data["action"],
+            "note": data["note"],
+            "as_of": selected.as_of,
+            "count": selected.count,
+            "groups": queue.groups(interventions).count(),
+            "therapists": interventions.order_by().values("entity_id").distinct().count(),
+            "next": request.POST.get("next", ""),
+        },
+    )

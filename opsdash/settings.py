@@ -151,7 +151,7 @@ for _name in ("OPSDASH_DB_CONNECT_TIMEOUT", "OPSDASH_WEB_STATEMENT_TIMEOUT", "OP
         raise ImproperlyConfigured(f"{_name} must be at least 1 (seconds)")
 # Web processes get the short statement timeout; the Celery worker and the long
 # commands switch to the job's (opsdash.timeouts.use_job_timeouts).
-for _alias, _database in DATABASES.items():
+for _database in DATABASES.values():
     _database["OPTIONS"] = {**_database.get("OPTIONS", {}), **timeouts.database_options(
         OPSDASH_DB_CONNECT_TIMEOUT, OPSDASH_WEB_STATEMENT_TIMEOUT)}
 # A platform connection is opened per request and per task: a persistent one would be
@@ -200,6 +200,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Files browsers ask for at the site's root (/favicon.ico), served there by WhiteNoise.
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 
 # ------------------------------------------------------------------------------
 # Celery
@@ -241,6 +243,8 @@ CELERY_TASK_ANNOTATIONS = {
     # One chunk (OPSDASH_REPAIR_CHUNK_SIZE therapists) takes seconds; the limit stops a
     # chunk stuck behind a lock without holding up the whole job.
     "consistency.tasks.repair_chunk": {"soft_time_limit": 5 * 60, "time_limit": 6 * 60},
+    # Runs every minute: a run must not outlast the next one.
+    "consistency.tasks.end_stale_jobs": {"soft_time_limit": 40, "time_limit": 50},
     # Connection errors (database restarting, dropped connection, deadlock) are
     # retried up to max_retries times, after a delay doubling from
     # OPSDASH_TASK_RETRY_BACKOFF seconds up to OPSDASH_TASK_RETRY_BACKOFF_MAX.
@@ -264,7 +268,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "consistency.tasks.take_metrics_snapshot",
         "schedule": timedelta(minutes=OPSDASH_SNAPSHOT_MINUTES),
     },
+    # Ends the jobs no worker will finish (README "Stale jobs"); a run still waiting in
+    # the queue when the next is due is dropped.
+    "stale-jobs": {
+        "task": "consistency.tasks.end_stale_jobs",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 60},
+    },
 }
+# A running job is stale once the step in hand has made no progress for its task's
+# hard time limit plus this margin; a queued one, once it is this old and its task is
+# in no queue and held by no worker.
+OPSDASH_STALE_JOB_GRACE = timedelta(minutes=1)
+# Seconds the stale-job check waits for the workers to say which tasks they hold.
+OPSDASH_WORKER_INSPECT_TIMEOUT = 2.0
 # The platform team's target for unresolved interventions.
 OPSDASH_INTERVENTION_TARGET = env_int("OPSDASH_INTERVENTION_TARGET", 5)
 

@@ -29,11 +29,17 @@
         borderColor: COLORS[i % COLORS.length],
         backgroundColor: COLORS[i % COLORS.length],
         borderWidth: name === "consistent" ? 3 : 1.5,
-        pointRadius: data.times.length > 60 ? 0 : 2,
-        tension: 0.2,
+        pointRadius: markerRadius(data.times.length),
+        // Monotone curves never rise above or dip below the values measured.
+        cubicInterpolationMode: "monotone",
+        // A marker on the plot's edge (a value at the scale's bound) is drawn whole.
+        clip: 8,
       };
     });
-    var span = data.times.length ? data.times[data.times.length - 1] - data.times[0] : 0;
+    var first = data.times[0], last = data.times[data.times.length - 1];
+    var span = data.times.length ? last - first : 0;
+    // A single snapshot (or several at one instant) sits in the middle of an hour either side.
+    if (!span) { first -= 3600 * 1000; last += 3600 * 1000; }
     new window.Chart(canvas, {
       type: "line",
       data: { datasets: datasets },
@@ -45,8 +51,8 @@
         scales: {
           x: {
             type: "linear",
-            min: data.times[0],
-            max: data.times[data.times.length - 1],
+            min: first,
+            max: last,
             ticks: { maxTicksLimit: 8, callback: function (v) { return formatTime(v, span); } },
           },
           y: { title: { display: true, text: "% of therapists passing" }, suggestedMax: 100 },
@@ -57,6 +63,12 @@
         },
       },
     });
+  }
+
+  // Markers where snapshots are few enough to tell apart; a plain line beyond 60.
+  function markerRadius(count) {
+    if (count > 60) return 0;
+    return count > 20 ? 2 : 3.5;
   }
 
   function formatTime(ms, span) {

@@ -4,7 +4,8 @@ import pytest
 from django.db import connections
 
 from consistency.schema import create_platform_tables
-from tests.worker import Worker, delete_queue
+from tests.proxy import Proxy
+from tests.worker import Worker, database_url, delete_queue
 
 PLATFORM_TABLES = ("manual_intervention_log", "therapist_profiles", "therapist_enrollments", "user_credits", "users")
 
@@ -112,11 +113,11 @@ def isolated_queue(settings):
 
 @pytest.fixture
 def start_worker(committed_platform, settings, tmp_path):
-    """Start a worker (pool, concurrency, chunk size); this process queues to its queue. Stopped after."""
+    """Start a worker (pool, concurrency, chunk size, queue: a new one by default); this process queues to its queue. Stopped after."""
     workers = []
 
-    def start(pool="solo", concurrency=1, chunk_size=2):
-        worker = Worker(tmp_path, pool, concurrency, chunk_size)
+    def start(pool="solo", concurrency=1, chunk_size=2, queue=None):
+        worker = Worker(tmp_path, pool, concurrency, chunk_size, queue=queue)
         workers.append(worker)
         settings.CELERY_TASK_DEFAULT_QUEUE = worker.queue
         return worker
@@ -124,3 +125,75 @@ def start_worker(committed_platform, settings, tmp_path):
     yield start
     for worker in workers:
         worker.stop()
+
+
+APP_ROLE = "opsdash_app"
+
+
+@pytest.fixture
+def app_role():
+    """
+    The everyday role of the README ("Least privilege"), with exactly its grants on the test platform database.
+
+    Roles belong to the whole PostgreSQL server: it is created once and kept (other
+    databases may hold its grants); the grants are given here on this database.
+    """
+    import psycopg
+
+    from consistency import platform_setup
+
+    # On a connection of its own, committed at once: a DBA's script run by psql sees it too.
+    with psycopg.connect(database_url("platform").replace("postgres://", "postgresql://"), autocommit=True) as conn:
+        conn.execute(
+            "do $$ begin create role opsdash_app login; exception when duplicate_object or unique_violation then null; end $$"
+        )
+    platform_setup.grant(APP_ROLE)
+    return APP_ROLE
+
+
+@pytest.fixture
+def as_app_role(app_role):
+    """Run this process's platform queries as the everyday role (SET ROLE on the platform connection)."""
+    with connections["platform"].cursor() as cursor:
+        cursor.execute(f"set role {APP_ROLE}")
+        cursor.execute("select current_user")
+        assert cursor.fetchone()[0] == APP_ROLE
+    yield app_role
+    # A test transaction's rollback undoes SET ROLE; a committed one needs the reset.
+    if not connections["platform"].needs_rollback:
+        with connections["platform"].cursor() as cursor:
+            cursor.execute("reset role")
+
+
+@pytest.fixture
+def platform_proxy(committed_platform):
+    """Put a proxy between opsdash and the platform database; the test decides when it fails."""
+    settings_dict = connections["platform"].settings_dict
+    original = settings_dict["HOST"], settings_dict["PORT"]
+    proxy = Proxy(settings_dict["HOST"] or "127.0.0.1", int(settings_dict["PORT"] or 5432))
+    connections["platform"].close()
+    settings_dict["HOST"], settings_dict["PORT"] = "127.0.0.1", proxy.port
+    yield proxy
+    connections["platform"].close()
+    settings_dict["HOST"], settings_dict["PORT"] = original
+    proxy.stop()
+
+
+@pytest.fixture
+def redis_proxy(isolated_queue, committed_platform):
+    """Put a proxy between opsdash and Redis for the tasks it queues; the test decides when it fails."""
+    from kombu.utils.url import url_to_parts
+
+    from opsdash.celery import app
+
+    names = ("broker_url", "broker_write_url", "broker_read_url")
+    original = {name: app.conf[name] for name in names}
+    parts = url_to_parts(original["broker_url"])
+    proxy = Proxy(parts.hostname or "127.0.0.1", parts.port or 6379)
+    for name in names:
+        app.conf[name] = f"redis://127.0.0.1:{proxy.port}/{parts.path or 0}"
+    app.pool.force_close_all()
+    yield proxy
+    app.conf.update(original)
+    app.pool.force_close_all()
+    proxy.stop()

@@ -1,10 +1,12 @@
-"""Read and age the platform tables in tests: what a repair changed, and when."""
+"""Read and age the platform tables in tests: what a repair changed, and when; age a job run."""
 
 from datetime import datetime, timezone
 
 from django.db import connections
+from django.db.models import F
 
 from consistency import repair
+from consistency.models import JobChunk, JobRun
 
 LONG_AGO = datetime(2020, 1, 1, tzinfo=timezone.utc)
 
@@ -41,3 +43,11 @@ def open_interventions(operation=None):
     with connections["platform"].cursor() as cursor:
         cursor.execute(sql + " order by 1, 2", params)
         return cursor.fetchall()
+
+
+def move_back(job, by):
+    """Move every timestamp of a job run and its chunks back by ``by``: as if it had all happened that much earlier."""
+    JobRun.objects.filter(pk=job.pk).update(created_at=F("created_at") - by, started_at=F("started_at") - by)
+    for field in ("started_at", "finished_at"):
+        JobChunk.objects.filter(job_id=job.pk, **{f"{field}__isnull": False}).update(**{field: F(field) - by})
+    job.refresh_from_db()

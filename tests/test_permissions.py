@@ -42,6 +42,7 @@ def actions(job):
     return [
         ("consistency:refresh_snapshot", [], {}),
         ("consistency:resync", [], {"email": "nobody@example.com"}),
+        ("consistency:end_stale_job", [job.pk], {}),
         ("interventions:resolve", [], {"action": "resolve", "operation": "avatar-sync", "entity_id": "x@example.com", "note": "done"}),
         ("interventions:bulk", [], {"action": "resolve"}),
     ] + superuser_actions()

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from urllib.parse import quote
 from uuid import uuid4
 
 from django.conf import settings
@@ -32,7 +33,8 @@ def database_url(alias):
     """Return a postgres:// URL of the test database behind a connection alias."""
     db = connections[alias].settings_dict
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    # A host that is a directory (a Unix socket, as the embedded server's) is quoted whole.
+    return f"postgres://{db['USER']}{password}@{quote(db['HOST'], safe='')}:{db['PORT']}/{db['NAME']}"
 
 
 def wait_for(condition, timeout=60, what="the condition"):
@@ -48,10 +50,11 @@ def wait_for(condition, timeout=60, what="the condition"):
 class Worker:
     """A `celery worker` subprocess consuming a queue of its own; stopped by its pidfile."""
 
-    def __init__(self, tmp_path, pool, concurrency, chunk_size):
-        self.queue = f"opsdash-test-{uuid4().hex[:12]}"
-        self.pidfile = tmp_path / f"{self.queue}.pid"
-        self.logfile = tmp_path / f"{self.queue}.log"
+    def __init__(self, tmp_path, pool, concurrency, chunk_size, queue=None):
+        self.queue = queue or f"opsdash-test-{uuid4().hex[:12]}"
+        name = f"{self.queue}-{uuid4().hex[:6]}"
+        self.pidfile = tmp_path / f"{name}.pid"
+        self.logfile = tmp_path / f"{name}.log"
         env = {
             **os.environ,
             "DATABASE_URL": database_url("default"),
@@ -63,9 +66,10 @@ class Worker:
             sys.executable, "-m", "celery", "-A", "opsdash", "worker",
             f"--pool={pool}", f"--concurrency={concurrency}",
             f"--pidfile={self.pidfile}", f"--logfile={self.logfile}", "--loglevel=INFO",
-            f"--hostname={self.queue}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
+            f"--hostname={name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
         ]  # fmt: skip
-        self.process = subprocess.Popen(command, cwd=settings.BASE_DIR, env=env)
+        # A session of its own, so that kill() reaches its pool processes and nothing else.
+        self.process = subprocess.Popen(command, cwd=settings.BASE_DIR, env=env, start_new_session=True)
         wait_for(self._ready, timeout=60, what="the worker to be ready")
 
     def _ready(self):
@@ -76,8 +80,14 @@ class Worker:
     def log(self):
         return self.logfile.read_text() if self.logfile.exists() else ""
 
+    def kill(self):
+        """Kill the worker and its pool processes at once, as the OOM killer or a lost machine would."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+        self.pidfile.unlink(missing_ok=True)
+
     def stop(self):
-        if self.pidfile.exists():
+        if self.process.poll() is None and self.pidfile.exists():
             os.kill(int(self.pidfile.read_text()), signal.SIGTERM)
         try:
             self.process.wait(30)

@@ -12,10 +12,11 @@ from .jobs import (
 )
 from .platform import PLACEHOLDER_IMAGE, EnrollmentStatus, PlatformUser, TherapistEnrollment, TherapistProfile
 from .results import TherapistResult
-from .snapshots import MetricSnapshot, SnapshotSource
+from .snapshots import PENDING_ATTEMPT_STATES, AttemptState, MetricSnapshot, SnapshotAttempt, SnapshotSource
 
 __all__ = [
     "ACTIVE_STATES",
+    "AttemptState",
     "ChunkState",
     "FINISHED_CHUNK_STATES",
     "JobChunk",
@@ -28,8 +29,10 @@ __all__ = [
     "JobRun",
     "JobState",
     "MetricSnapshot",
+    "PENDING_ATTEMPT_STATES",
     "PLACEHOLDER_IMAGE",
     "PlatformUser",
+    "SnapshotAttempt",
     "SnapshotSource",
     "TherapistEnrollment",
     "TherapistProfile",

@@ -1,12 +1,14 @@
 """Metric snapshots: the consistency metrics over time, for trends (SPEC §6)."""
 
 from django.db import models
+from django.utils import timezone
 
 
 class SnapshotSource(models.TextChoices):
     SCHEDULE = "schedule"
     JOB = "job"
     MANUAL = "manual"
+    STARTUP = "startup"  # the run command's, before its web server answers
 
 
 class MetricSnapshot(models.Model):
@@ -40,3 +42,41 @@ class MetricSnapshot(models.Model):
             "unresolved_interventions": self.unresolved_interventions,
             "computed_at": self.taken_at.isoformat(),
         }
+
+
+class AttemptState(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+PENDING_ATTEMPT_STATES = (AttemptState.QUEUED, AttemptState.RUNNING)
+
+
+class SnapshotAttempt(models.Model):
+    """
+    One snapshot asked for (Refresh now, Celery beat, a repair-all's close) and how it went.
+
+    The overview follows the pending one and says when the last one failed, and why.
+    """
+
+    source = models.CharField(max_length=20, choices=SnapshotSource.choices, default=SnapshotSource.SCHEDULE)
+    state = models.CharField(max_length=20, choices=AttemptState.choices, default=AttemptState.QUEUED)
+    requested_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    # Indexed: the overview asks for the last one to end on every poll.
+    finished_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # The exception, shortened (ERROR_LENGTH); the worker's log has the traceback.
+    error = models.TextField(blank=True)
+    snapshot = models.ForeignKey(MetricSnapshot, null=True, blank=True, on_delete=models.SET_NULL)
+    job = models.ForeignKey("consistency.JobRun", null=True, blank=True, on_delete=models.SET_NULL)
+
+    ERROR_LENGTH = 500
+
+    class Meta:
+        ordering = ["-requested_at"]
+        get_latest_by = "requested_at"
+
+    def __str__(self):
+        return f"snapshot attempt {self.requested_at:%Y-%m-%d %H:%M:%S} ({self.state})"

@@ -21,5 +21,7 @@ grant insert on therapist_profiles to {role};
 -- Logging interventions, and resolving and annotating them.
 grant insert, update on manual_intervention_log to {role};
 
--- A repair plans each chunk in temporary tables.
-grant temporary on database {database} to {role};
+-- A repair plans each chunk in temporary tables (on the database this runs in).
+do $$ begin
+    execute format('grant temporary on database %I to %I', current_database(), {role_name});
+end $$;

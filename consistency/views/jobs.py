@@ -2,11 +2,12 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
-from .. import job_report, jobs
+from .. import job_report, jobs, stale_jobs
 from ..models import FINISHED_STATES, JobRun
 from ..tables import JobRunTable
 
@@ -18,23 +19,27 @@ def jobs_page(request):
     """List the running jobs and the history of every job."""
     table = JobRunTable(JobRun.objects.select_related("requested_by"))
     RequestConfig(request, paginate={"per_page": 25}).configure(table)
-    context = {
-        "table": table,
-        "running_jobs": JobRun.objects.exclude(state__in=FINISHED_STATES).select_related("requested_by").order_by("created_at"),
-    }
+    running_jobs = list(JobRun.objects.exclude(state__in=FINISHED_STATES).select_related("requested_by").order_by("created_at"))
+    for job in running_jobs:
+        job.stale = stale_jobs.stale_reason(job)
+    context = {"table": table, "running_jobs": running_jobs, "can_run": request.user.has_perm(RUN_JOBS)}
     if request.htmx and not request.htmx.boosted:
         return render(request, "consistency/partials/job_history.html", context)
     return render(request, "consistency/jobs.html", context)
 
 
-def _job_context(request, job):
+def _job_context(request, pk):
+    job, events = job_report.read_job(pk)
+    if job is None:
+        raise Http404(f"No job #{pk}.")
     user = request.user
     return {
         "job": job,
         # jobs.request_cancel decides; this only spares the others a button they cannot use.
         "can_cancel": user.has_perm(RUN_JOBS) and (user.is_superuser or job.requested_by_id == user.pk),
         "can_run": user.has_perm(RUN_JOBS),
-        "events": job.events.all(),
+        "stale": stale_jobs.stale_reason(job),
+        "events": events,
         "changed_columns": job_report.changed_columns(job),
         "metric_changes": job_report.metric_changes(job),
     }
@@ -43,15 +48,13 @@ def _job_context(request, job):
 @login_required
 def job_page(request, pk):
     """Show one job: its progress while it runs, then every state, what it changed and achieved."""
-    job = get_object_or_404(JobRun.objects.select_related("requested_by"), pk=pk)
-    return render(request, "consistency/job.html", _job_context(request, job))
+    return render(request, "consistency/job.html", _job_context(request, pk))
 
 
 @login_required
 def job_live(request, pk):
     """Render a job's live part alone, for htmx polling while it runs."""
-    job = get_object_or_404(JobRun.objects.select_related("requested_by"), pk=pk)
-    return render(request, "consistency/partials/job_live.html", _job_context(request, job))
+    return render(request, "consistency/partials/job_live.html", _job_context(request, pk))
 
 
 def _start_repair_all(request, dry_run):
@@ -95,4 +98,22 @@ def cancel_job(request, pk):
         messages.success(request, f"{job} stops after the chunk in hand.")
     else:
         messages.info(request, f"{job} had already finished.")
+    return redirect("consistency:job", job.pk)
+
+
+@login_required
+@permission_required(RUN_JOBS, raise_exception=True)
+@require_POST
+def end_stale_job(request, pk):
+    """End a stale job as failed (any operator: a stale repair-all blocks everyone's next one)."""
+    job = get_object_or_404(JobRun, pk=pk)
+    try:
+        ended = jobs.end_stale(job, request.user)
+    except jobs.JobError as exc:
+        messages.error(request, str(exc))
+    else:
+        if ended:
+            messages.success(request, f"{job} was ended as failed; a new one may start.")
+        else:
+            messages.info(request, f"{job} had already finished.")
     return redirect("consistency:job", job.pk)

@@ -1,14 +1,17 @@
 """The overview page and its live fragment."""
 
 from django.conf import settings
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
+from kombu.exceptions import KombuError
 
 from availability import guard
+from availability.models import Service
 
 from .. import overview
+from ..models import SnapshotSource
+from ..snapshots import fail_request, request_snapshot
 from ..tasks import take_metrics_snapshot
 
 SESSION_RATE = "overview_refresh_rate"
@@ -16,6 +19,7 @@ SESSION_RATE = "overview_refresh_rate"
 
 def _context(rate):
     snapshot = overview.latest_snapshot()
+    attempts = overview.snapshot_status(snapshot)
     running, finished = overview.running_and_recent_jobs()
     safety_net, triggers = overview.safety_net_triggers()
     return {
@@ -28,7 +32,10 @@ def _context(rate):
         "interventions": overview.intervention_status(snapshot),
         "running_jobs": running,
         "recent_jobs": finished,
+        "attempts": attempts,
         "every": rate,
+        # How often the live part asks again: at once while a snapshot asked for is taken.
+        "poll": overview.FOLLOW_RATE if attempts.pending else rate,
         "rates": overview.REFRESH_RATES,
     }
 
@@ -52,11 +59,20 @@ def overview_live(request):
 @permission_required("consistency.run_jobs", raise_exception=True)
 @require_POST
 def refresh_snapshot(request):
-    """Queue a new snapshot of the metrics, taken by the worker (seconds at a million therapists)."""
+    """
+    Queue a new snapshot of the metrics, taken by the worker (seconds at a million therapists).
+
+    The overview follows it (its attempt) until it ends, then shows its figures or why it failed.
+    """
+    attempt = request_snapshot(SnapshotSource.MANUAL)
     try:
-        guard.queue(take_metrics_snapshot.apply_async, queue=settings.CELERY_TASK_DEFAULT_QUEUE)
-    except guard.Unavailable as exc:
-        messages.error(request, f"{exc} No snapshot was queued.")
-    else:
-        messages.success(request, "A new snapshot is on its way: the figures update when it is taken.")
+        # A fresh broker connection, as jobs._enqueue: an outage shows at once.
+        with take_metrics_snapshot.app.connection_for_write() as connection:
+            take_metrics_snapshot.apply_async(
+                args=[attempt.pk], connection=connection, queue=settings.CELERY_TASK_DEFAULT_QUEUE
+            )
+    except (KombuError, OSError) as exc:
+        guard.mark_down(Service.QUEUE, exc)
+        # The overview shows it as the last snapshot's failure.
+        fail_request(attempt, f"The queue is unavailable, no snapshot was queued: {exc}")
     return redirect("consistency:overview")

@@ -3,6 +3,7 @@
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.http import Http404
 from django.contrib.auth.decorators import login_required, permission_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -10,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from .. import jobs, therapists
 from ..checks import normalise_email, states_for_email
+from ..models import JobKind, JobRun
 from ..models.results import PROBLEMS
 from .drilldown import row_context
 
@@ -30,38 +32,60 @@ def _profile_preview(email):
         return None, str(exc)
 
 
-@login_required
-def therapist_page(request):
+def _found(email):
     """
-    Find the therapists of an email (normalised) and show each one's rows and timeline.
+    Return what the page shows of the therapists of an email (normalised).
 
     With one therapist, the dry run of its resync marks the cells it would write;
     several users sharing the email share one preview, listed but not marked.
     """
-    email = normalise_email(request.GET.get("email"))
     states = states_for_email(email) if email else []
     preview, preview_error = _preview(email) if states else ([], None)
+    marked = preview if len(states) == 1 and not preview_error else None
     found = []
     for state in states:
         item = {
             "state": state,
-            "matrix": therapists.matrix(state, preview if len(states) == 1 else ()),
+            "matrix": therapists.matrix(state, marked),
             "timeline": therapists.timeline(state.norm_email, [state.therapist_id]),
         }
         if state.missing_profile:
             item["profile_preview"], item["profile_error"] = _profile_preview(email)
         found.append(item)
-    return render(
-        request,
-        "consistency/therapist.html",
-        {
-            "email": email,
-            "searched_email": request.GET.get("email", ""),
-            "found": found,
-            "preview": preview,
-            "preview_error": preview_error,
-        },
-    )
+    return {"email": email, "found": found, "preview": preview, "preview_error": preview_error}
+
+
+def _followed_job(request, email):
+    """Return the resync of this email the page follows (``?job=``), if there is one."""
+    job_id = request.GET.get("job", "")
+    if not (email and job_id.isdigit()):
+        return None
+    return JobRun.objects.filter(pk=job_id, kind=JobKind.RESYNC, target=email).first()
+
+
+@login_required
+def therapist_page(request):
+    """Find the therapists of an email and show each one's rows and timeline; follow a resync of it."""
+    email = normalise_email(request.GET.get("email"))
+    context = _found(email)
+    context.update(searched_email=request.GET.get("email", ""), job=_followed_job(request, email))
+    return render(request, "consistency/therapist.html", context)
+
+
+@login_required
+def therapist_live(request):
+    """
+    Answer the page's poll of the resync it follows: the job's state while it runs;
+    once it has finished, the therapist drawn again as the job left it.
+    """
+    email = normalise_email(request.GET.get("email"))
+    job = _followed_job(request, email)
+    if job is None:
+        raise Http404("No resync of this therapist has that number.")
+    context = {"email": email, "job": job, "redraw": job.is_finished}
+    if job.is_finished:
+        context.update(_found(email))
+    return render(request, "consistency/partials/resync_follow.html", context)
 
 
 @login_required
@@ -87,11 +111,11 @@ def resync(request):
     if in_row:
         return render(request, "consistency/partials/result_row.html", row_context(request, problem, row, job=job))
     messages.success(request, f"Resync of {job.target or email} queued as job #{job.pk}.")
-    return redirect(_therapist_url(job.target or email))
+    return redirect(_therapist_url(job.target or email, job=job.pk))
 
 
-def _therapist_url(email):
-    return reverse("consistency:therapist") + "?" + urlencode({"email": normalise_email(email)})
+def _therapist_url(email, **params):
+    return reverse("consistency:therapist") + "?" + urlencode({"email": normalise_email(email), **params})
 
 
 @login_required

@@ -152,4 +152,16 @@ def test_refresh_now_says_the_queue_is_unavailable_when_redis_hangs(redis_proxy,
     started = time.monotonic()
     response = operator_client.post(reverse("consistency:refresh_snapshot"), follow=True)
     assert time.monotonic() - started < WITHIN
-    assert "No snapshot was queued." in response.content.decode()
+    assert "no snapshot was queued" in response.content.decode().lower()
+    assert QUEUE_BANNER in response.content.decode()
+
+
+@pytest.mark.parametrize("failure", ["refuse", "stall"])
+def test_every_page_answers_within_seconds_when_redis_fails(failure, redis_proxy, superuser_client, known_to_opsdash):
+    _, job = known_to_opsdash
+    getattr(redis_proxy, failure)()
+    for name, args, query in pages(job):
+        url = reverse(name, args=args) + query
+        response, _, elapsed = timed_get(superuser_client, url)
+        assert response.status_code == 200, f"{url}: {response.status_code}"
+        assert elapsed < WITHIN, f"{url} took {elapsed:.1f} s"

@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from django.db import connections
 from playwright.sync_api import expect
 
 from interventions.models import Intervention
@@ -113,3 +114,21 @@ def test_safety_net_page_for_a_superuser(live_server, sign_in, seeded_platform, 
     page.get_by_role("button", name="Roll back…").click()
     page.get_by_role("button", name="Roll back now").click()
     expect(page.locator(".message.success")).to_contain_text("not installed")
+
+
+def test_bulk_resolve_refuses_when_what_was_confirmed_changed_and_resolves_nothing_else(live_server, sign_in, committed_platform, olivia):
+    Intervention.objects.create(operation="avatar-sync", entity_id="anna@example.com", error="avatar upload failed")
+    Intervention.objects.create(operation="profile-sync", entity_id="bert@example.com", error="profile sync failed")
+    page = sign_in("olivia")
+    page.goto(live_server.url + "/interventions/?operation=avatar-sync")
+    page.get_by_role("button", name="Resolve all…").click()
+    expect(page.locator("h1")).to_have_text("Resolve 1 intervention?")
+    # Meanwhile another operator resolves every avatar-sync: the operation leaves the filter's choices.
+    Intervention.objects.filter(operation="avatar-sync").update(resolved=True, resolved_by="otto")
+    page.fill("textarea[name=note]", "Fixed the uploads")
+    page.get_by_role("button", name="Resolve 1 intervention").click()
+    expect(page.locator("li.message.error")).to_contain_text("The selection no longer matches what you confirmed.")
+    expect(page.locator("p.message.error")).to_contain_text("The filter is not valid, so it selects nothing")
+    with connections["platform"].cursor() as cursor:
+        cursor.execute("select entity_id, resolved_by from manual_intervention_log where resolved order by 1")
+        assert cursor.fetchall() == [("anna@example.com", "otto")]

@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from opsdash.celery import app
+from tests.factories import make_therapist
 from tests.worker import delete_queue
 
 
@@ -43,3 +44,9 @@ def task_queue(settings):
     settings.CELERY_TASK_DEFAULT_QUEUE = name
     yield name
     delete_queue(name)
+
+
+@pytest.fixture
+def name_drifts():
+    """Seven therapists whose user name differs from the enrollment's, so every chunk writes users."""
+    return [make_therapist(user={"full_name": f"Nick {n}"}, enrollment={"full_name": f"Legal {n}"})[0] for n in range(7)]

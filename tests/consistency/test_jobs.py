@@ -1,13 +1,15 @@
 """Starting, refusing, cancelling and previewing jobs (consistency.jobs), with the real Redis."""
 
 import threading
+from uuid import uuid4
 
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.db import connections
+from django.utils import timezone
 
 from consistency import jobs
-from consistency.models import AuditEntry, JobKind, JobRun, JobState, TherapistProfile
+from consistency.models import AuditEntry, ChunkState, JobChunk, JobKind, JobRun, JobState, TherapistProfile
 from interventions.log import log_intervention
 from interventions.models import Intervention
 from opsdash.celery import app
@@ -112,6 +114,8 @@ def test_a_resync_refuses_an_email_no_therapist_has(alice):
 def test_only_the_operator_who_started_it_or_a_superuser_may_cancel(alice, bob, root, task_queue):
     job = jobs.start_repair_all(alice)
     JobRun.objects.filter(pk=job.pk).update(state=JobState.RUNNING)
+    # A chunk in hand: the cancel is asked for, and the job stops after it.
+    JobChunk.objects.create(job=job, index=0, after=uuid4(), upto=uuid4(), state=ChunkState.RUNNING, started_at=timezone.now())
     with pytest.raises(PermissionDenied):
         jobs.request_cancel(job, bob)
     assert jobs.request_cancel(job, root) is True

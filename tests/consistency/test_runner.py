@@ -50,12 +50,17 @@ def test_a_redelivered_chunk_adds_nothing_twice(alice, five_stale_profiles):
     assert (job.progress_done, job.therapists_total, job.rows_changed["therapist_profiles"]["bio"]) == (1, 2, 2)
 
 
-def test_a_cancelled_repair_all_stops_after_the_chunk_in_hand(alice, five_stale_profiles):
+def test_a_repair_all_cancelled_between_chunks_ends_at_once(alice, five_stale_profiles):
     users = [user for user, _, _ in five_stale_profiles]
     job = repair_all_job(alice)
     indexes = runner.begin_repair_all(job.pk)
     runner.run_chunk(job.pk, indexes[0])
+    # No chunk is in hand: the job ends now, whether or not its chunk tasks still exist.
     assert jobs.request_cancel(job, alice)
+    job.refresh_from_db()
+    assert job.state == JobState.CANCELLED and job.finished_at
+    assert "while no chunk was running" in job.events.last().message
+    # Chunk tasks delivered later find nothing to do, and the chord's close changes nothing.
     for index in indexes[1:]:
         runner.run_chunk(job.pk, index)
     runner.finish_repair_all(job.pk)
@@ -64,7 +69,6 @@ def test_a_cancelled_repair_all_stops_after_the_chunk_in_hand(alice, five_stale_
     assert [c.state for c in job.chunks.all()] == [ChunkState.DONE, ChunkState.SKIPPED, ChunkState.SKIPPED]
     consistent = [state.consistent for state in states_for_ids([u.id for u in users])]
     assert consistent == [True, True, False, False, False]  # ids sort like the chunks
-    assert "Cancelled after 1 of 3 chunks" in job.events.last().message
 
 
 def test_a_failing_therapist_leaves_the_job_partially_failed(alice, five_stale_profiles):

@@ -22,12 +22,6 @@ def finished(job):
     return wait_for(lambda: JobRun.objects.filter(pk=job.pk, state__in=FINISHED).first(), what=f"{job} to finish")
 
 
-@pytest.fixture
-def name_drifts():
-    """Seven therapists whose user name differs from the enrollment's, so every chunk writes users."""
-    return [make_therapist(user={"full_name": f"Nick {n}"}, enrollment={"full_name": f"Legal {n}"})[0] for n in range(7)]
-
-
 def users_by_id(users):
     return sorted(users, key=lambda user: str(user.id))
 

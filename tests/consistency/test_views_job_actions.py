@@ -1,9 +1,14 @@
 """Starting, confirming and cancelling jobs from the pages; resync and create-profile from the therapist page."""
 
+import uuid
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from consistency.models import AuditEntry, JobKind, JobRun, TherapistProfile
+from consistency import stale_jobs
+from consistency.models import AuditEntry, JobChunk, JobKind, JobRun, TherapistProfile
 from consistency.results import refresh_results
 from tests.factories import make_therapist
 
@@ -67,6 +72,50 @@ def test_another_operator_may_not_cancel(client, olivia, django_user_model):
     assert client.post(reverse("consistency:cancel_job", args=[job.pk])).status_code == 403
     job.refresh_from_db()
     assert not job.cancel_requested
+
+
+@pytest.fixture
+def stale_repair(olivia):
+    """Olivia's repair-all whose chunk 0 has run past its time limit: its worker was lost."""
+    job = JobRun.objects.create(kind=JobKind.REPAIR_ALL, state="running", requested_by=olivia, started_at=timezone.now())
+    long_ago = timezone.now() - stale_jobs.time_limit(stale_jobs.CHUNK_TASK) - timedelta(minutes=5)
+    JobChunk.objects.create(job=job, index=0, after=uuid.UUID(int=0), upto=uuid.UUID(int=1), state="running", started_at=long_ago)
+    JobChunk.objects.create(job=job, index=1, after=uuid.UUID(int=1), upto=uuid.UUID(int=2))
+    return job
+
+
+def test_jobs_page_shows_a_stale_job_and_another_operator_ends_it(client, stale_repair, django_user_model):
+    from tests.conftest import role
+
+    other = django_user_model.objects.create_user("otto", password="otto-password-1")
+    other.groups.add(role("Operators"))
+    client.force_login(other)
+    html = client.get(reverse("consistency:jobs")).content.decode()
+    assert ">stale</span>" in html and "Chunk 0 has been running since" in html
+    assert ">End stale job</button>" in html
+    response = client.post(reverse("consistency:end_stale_job", args=[stale_repair.pk]), follow=True)
+    assert "was ended as failed; a new one may start." in response.content.decode()
+    stale_repair.refresh_from_db()
+    assert stale_repair.state == "failed"
+    assert stale_repair.events.last().message.startswith("Ended by otto as stale: chunk 0 has been running since")
+    assert [c.state for c in stale_repair.chunks.all()] == ["failed", "skipped"]
+    assert AuditEntry.objects.filter(action="cancel", job=stale_repair, actor=other).exists()
+
+
+def test_a_viewer_sees_a_job_is_stale_but_no_button(viewer_client, stale_repair):
+    html = viewer_client.get(reverse("consistency:job", args=[stale_repair.pk])).content.decode()
+    assert ">stale</span>" in html and "No worker will finish this job" in html
+    assert "End stale job" not in html
+
+
+def test_a_job_that_may_still_progress_is_not_ended_as_stale(operator_client, olivia):
+    job = JobRun.objects.create(kind=JobKind.REPAIR_ALL, state="running", requested_by=olivia, started_at=timezone.now())
+    JobChunk.objects.create(job=job, index=0, after=uuid.UUID(int=0), upto=uuid.UUID(int=1), state="running", started_at=timezone.now())
+    assert "End stale job" not in operator_client.get(reverse("consistency:jobs")).content.decode()
+    response = operator_client.post(reverse("consistency:end_stale_job", args=[job.pk]), follow=True)
+    assert "is not stale: it may still progress. Cancel it instead." in response.content.decode()
+    job.refresh_from_db()
+    assert job.state == "running"
 
 
 def test_resync_from_a_drilldown_row_answers_with_the_row_following_its_job(operator_client, bio_drift, isolated_queue):

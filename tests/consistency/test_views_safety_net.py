@@ -55,3 +55,34 @@ def test_drifted_trigger_shows_on_the_page(viewer_client):
         cursor.execute("alter table users disable trigger opsdash_sync_avatar_from_users")
     html = viewer_client.get(PAGE).content.decode()
     assert "✗ disabled" in html
+
+
+def drop_trigger(name, table):
+    from django.db import connections
+
+    with connections["platform"].cursor() as cursor:
+        cursor.execute(f"drop trigger {name} on {table}")
+
+
+def test_fresh_install_offers_install_only_and_marks_nothing_red(superuser_client):
+    html = superuser_client.get(PAGE).content.decode()
+    assert "The safety net is not installed." in html and "python manage.py safety_net install" in html
+    assert "✗" not in html and 'class="pill bad"' not in html
+    assert "Install…" in html and "Roll back…" not in html
+
+
+def test_partial_install_is_red_and_offers_both_actions(superuser_client):
+    safety_net.install()
+    drop_trigger("opsdash_sync_avatar_from_users", "users")
+    html = superuser_client.get(PAGE).content.decode()
+    assert '<span class="pill bad">partially installed</span>' in html
+    assert html.count("✗ missing") == 1
+    assert "Install…" in html and "Roll back…" in html
+    assert "The safety net is not installed." not in html
+
+
+def test_installed_safety_net_offers_roll_back_only(superuser_client):
+    safety_net.install()
+    html = superuser_client.get(PAGE).content.decode()
+    assert '<span class="pill good">installed</span>' in html
+    assert "Roll back…" in html and "Install…" not in html

@@ -52,3 +52,33 @@ def test_timeline_merges_interventions_jobs_and_audit_entries(viewer_client, ann
     assert sorted(e.kind for e in item["timeline"]) == ["audit", "intervention", "job"]
     html = response.content.decode()
     assert "&lt;i&gt;failed&lt;/i&gt;" in html
+
+
+LIVE = reverse("consistency:therapist_live")
+
+
+def test_resync_sends_the_operator_to_the_page_following_its_job(operator_client, anna, isolated_queue):
+    response = operator_client.post(reverse("consistency:resync"), {"email": "anna@example.com"})
+    job = JobRun.objects.get(kind=JobKind.RESYNC)
+    assert response["Location"] == f"{PAGE}?email=anna%40example.com&job={job.pk}"
+    html = operator_client.get(response["Location"]).content.decode()
+    assert f'hx-get="{LIVE}?email=anna%40example.com&job={job.pk}"' in html
+
+
+def test_poll_of_a_running_resync_answers_its_state_only(viewer_client, anna):
+    job = JobRun.objects.create(kind=JobKind.RESYNC, target="anna@example.com", state="running")
+    html = viewer_client.get(LIVE, {"email": "anna@example.com", "job": job.pk}).content.decode()
+    assert 'hx-trigger="every 1s"' in html and "Running" in html
+    assert "therapist-live" not in html
+
+
+def test_poll_of_a_finished_resync_stops_and_redraws_the_therapist(viewer_client, anna):
+    job = JobRun.objects.create(kind=JobKind.RESYNC, target="anna@example.com", state="succeeded")
+    html = viewer_client.get(LIVE, {"email": "anna@example.com", "job": job.pk}).content.decode()
+    assert "hx-trigger" not in html
+    assert '<div id="therapist-live" hx-swap-oob="true">' in html and "Old bio" in html
+
+
+def test_poll_of_another_therapists_job_is_not_found(viewer_client, anna):
+    job = JobRun.objects.create(kind=JobKind.RESYNC, target="someone.else@example.com", state="running")
+    assert viewer_client.get(LIVE, {"email": "anna@example.com", "job": job.pk}).status_code == 404

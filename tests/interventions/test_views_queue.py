@@ -1,10 +1,13 @@
 from datetime import timedelta
 
 import pytest
+from django.core import signing
+from django.db import connections
 from django.urls import reverse
 from django.utils import timezone
 
 from consistency.models import AuditEntry
+from interventions import selection
 from interventions.models import Intervention
 
 pytestmark = pytest.mark.django_db(databases=["default", "platform"])
@@ -115,29 +118,101 @@ def test_bulk_asks_to_confirm_with_the_exact_count_first(operator_client, open_q
     assert Intervention.objects.exclude(resolved=True).count() == 3
 
 
+def confirm(client, **data):
+    """Ask for a bulk action's confirmation; return the response (its context pins the selection)."""
+    return client.post(BULK, data)
+
+
+def apply(client, confirmation, note="Fixed in bulk", **extra):
+    """Act as the confirmation page's form does, with what it pinned."""
+    data = {"action": confirmation.context["action"], "selection": confirmation.context["selection"],
+            "confirmed": "true", "note": note, **extra}
+    return client.post(BULK, data, follow=True)
+
+
+def open_ids():
+    """The ids of the open interventions, read with SQL (not through the queue's filter)."""
+    with connections["platform"].cursor() as cursor:
+        cursor.execute("select id::text from manual_intervention_log where resolved is not true order by 1")
+        return [row[0] for row in cursor.fetchall()]
+
+
 def test_bulk_acts_on_the_filter_after_confirmation(operator_client, open_queue):
-    confirm = operator_client.post(BULK, {"action": "resolve", "operation": "avatar-sync"})
-    as_of = confirm.context["as_of"].isoformat()
-    response = operator_client.post(
-        BULK,
-        {"action": "resolve", "operation": "avatar-sync", "note": "Fixed in bulk", "confirmed": "true", "as_of": as_of, "expected": "2"},
-        follow=True,
-    )
+    confirmation = confirm(operator_client, action="resolve", operation="avatar-sync")
+    response = apply(operator_client, confirmation)
     assert "Resolved 2 interventions." in response.content.decode()
     assert Intervention.objects.exclude(resolved=True).get().entity_id == "bert@example.com"
 
 
 def test_bulk_leaves_interventions_logged_after_the_confirmation_alone(operator_client, open_queue):
-    confirm = operator_client.post(BULK, {"action": "resolve", "operation": "avatar-sync"})
+    confirmation = confirm(operator_client, action="resolve", operation="avatar-sync")
     # Logged after the count was shown (now() inside the test's transaction would not be).
     later = log(timestamp=timezone.now())
-    operator_client.post(
-        BULK,
-        {"action": "resolve", "operation": "avatar-sync", "note": "x", "confirmed": "true",
-         "as_of": confirm.context["as_of"].isoformat(), "expected": "2"},
-    )
+    assert "Resolved 2 interventions." in apply(operator_client, confirmation).content.decode()
     later.refresh_from_db()
     assert later.resolved is False
+
+
+def test_bulk_refuses_an_operation_no_longer_open_instead_of_resolving_everything(operator_client, open_queue):
+    # Another operator resolves every avatar-sync: the filter's choice is gone.
+    confirmation = confirm(operator_client, action="resolve", operation="avatar-sync")
+    Intervention.objects.filter(operation="avatar-sync").update(resolved=True)
+    bert = open_ids()
+    response = apply(operator_client, confirmation)
+    html = response.content.decode()
+    assert "The selection no longer matches what you confirmed." in html and "Operation: Select a valid choice." in html
+    assert open_ids() == bert  # Bert's profile-sync is still open
+    # Counting again with that operation is refused too.
+    response = operator_client.post(BULK, {"action": "resolve", "operation": "avatar-sync"}, follow=True)
+    assert "The filter is not valid, so nothing was selected and nothing was changed" in response.content.decode()
+    assert open_ids() == bert
+    assert not AuditEntry.objects.exists()
+
+
+def test_bulk_refuses_a_search_with_a_nul_byte_instead_of_resolving_everything(operator_client, open_queue):
+    before = open_ids()
+    for data in ({"action": "resolve", "q": "anna\x00"},
+                 {"action": "resolve", "q": "anna\x00", "confirmed": "true", "note": "Everything?"}):
+        response = operator_client.post(BULK, data, follow=True)
+        assert "The filter is not valid, so nothing was selected and nothing was changed: Search:" in response.content.decode()
+    assert open_ids() == before and len(before) == 3
+
+
+def test_bulk_acts_on_the_pinned_filter_not_on_what_the_form_sends(operator_client, open_queue):
+    confirmation = confirm(operator_client, action="resolve", operation="avatar-sync")
+    bert = [i for i in open_ids() if Intervention.objects.get(pk=i).entity_id == "bert@example.com"]
+    apply(operator_client, confirmation, operation="", q="")  # a widened filter in the POST is ignored
+    assert open_ids() == bert
+
+
+def test_bulk_refuses_when_the_selection_changed_since_it_was_confirmed(operator_client, open_queue):
+    confirmation = confirm(operator_client, action="resolve", operation="avatar-sync")
+    assert confirmation.context["count"] == 2
+    # The platform logs one with a timestamp before the count, as a late batch import would.
+    log(ago=timedelta(minutes=30))
+    before = open_ids()
+    response = apply(operator_client, confirmation)
+    assert "The selection no longer matches what you confirmed (2 counted then, 3 now)" in response.content.decode()
+    assert "Nothing was changed; confirm again." in response.content.decode()
+    assert open_ids() == before
+
+
+def test_bulk_refuses_a_forged_confirmation(operator_client, open_queue):
+    # A token claiming no filter (every open intervention), signed without the server's key.
+    pin = {"params": [], "as_of": timezone.now().isoformat(), "count": 3, "digest": "0" * 64}
+    token = signing.dumps(pin, salt=selection.SALT, key="not-the-secret-key")
+    response = operator_client.post(BULK, {"action": "resolve", "selection": token, "confirmed": "true", "note": "x"}, follow=True)
+    assert "This confirmation is not valid: nothing was changed." in response.content.decode()
+    assert len(open_ids()) == 3
+
+
+def test_queue_with_an_invalid_filter_lists_nothing_and_offers_no_bulk_action(operator_client, open_queue):
+    response = operator_client.get(QUEUE + "?operation=no-such-operation")
+    html = response.content.decode()
+    assert response.context["open_count"] == 0
+    assert "The filter is not valid, so it selects nothing: Operation: Select a valid choice." in html
+    assert "Resolve all…" not in html
+    assert "Resolve all…" in operator_client.get(QUEUE + "?operation=avatar-sync").content.decode()
 
 
 def test_viewer_sees_no_resolve_button(viewer_client, open_queue):

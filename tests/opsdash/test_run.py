@@ -116,7 +116,7 @@ def sign_in(port, username, password):
     ).encode()
     request = urllib.request.Request(f"{base}/admin/login/?next=/admin/", data=data, headers={"Referer": base})
     with opener.open(request, timeout=10) as response:
-        return response.geturl(), response.read().decode()
+        return response.geturl(), response.read().decode(), opener
 
 
 def test_run_sets_everything_up_serves_and_stops_on_ctrl_c(start_run, fresh_databases, tmp_path):
@@ -133,11 +133,19 @@ def test_run_sets_everything_up_serves_and_stops_on_ctrl_c(start_run, fresh_data
     assert f"created database {own}" in setup and f"created database {platform}" in setup
     assert "created the platform tables" in setup
     password = re.search(r"password: (\S+)", setup)[1]
+    # The first snapshot is taken before the web server starts, let alone answers.
+    assert re.search(r"first snapshot: \d+ of 50 therapists consistent", setup)
+    assert not re.search(r"^web +\|", setup, re.MULTILINE)
+    with psycopg.connect(url_of(settings.DATABASES["default"], own)) as connection:
+        snapshots = connection.execute("select source, therapists from consistency_metricsnapshot").fetchall()
+    assert snapshots == [("startup", 50)]
     read_until(run, WORKER_READY, BEAT_STARTED)
 
-    final_url, page = sign_in(run.port, "operator", password)
+    final_url, page, browser = sign_in(run.port, "operator", password)
     assert final_url.endswith("/admin/")
     assert "Site administration" in page
+    overview = browser.open(f"http://127.0.0.1:{run.port}/", timeout=10).read().decode()
+    assert "Figures computed at" in overview and "No metrics yet" not in overview
 
     pids = [int((tmp_path / "run" / name).read_text()) for name in ("celery-worker.pid", "celery-beat.pid")]
     run.send_signal(signal.SIGINT)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('consistency', '0004_roles'),
+        ('consistency', '0005_snapshot_attempts'),
     ]
 
     operations = [
