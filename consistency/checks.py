@@ -48,12 +48,33 @@ def load_sql(name):
     return (SQL_DIR / name).read_text()
 
 
-def state_sql(therapist_filter):
-    """Return the therapist-state statement restricted by one of the fixed filters."""
+# The lookups by normalised email of therapist_state.sql: over the whole tables, or
+# among the rows a repair-all job found for the chunk once (consistency.chunk_keys),
+# bound as %(unlinked_ids)s and %(twin_ids)s.
+WHOLE_TABLES = {"unlinked_filter": "true", "twin_filter": "true"}
+BY_JOB_KEYS = {
+    "unlinked_filter": "e.id = any(%(unlinked_ids)s::uuid[])",
+    "twin_filter": "o.id = any(%(twin_ids)s::uuid[])",
+}
+
+
+def state_sql(therapist_filter, keyed=False):
+    """
+    Return the therapist-state statement restricted by one of the fixed filters.
+
+    ``keyed``: the unlinked enrollments and the users of other spellings are read by
+    key from the job's keys (params unlinked_ids and twin_ids) instead of being
+    looked for by normalised email over the whole tables.
+    """
     assert therapist_filter in (ALL_THERAPISTS, BY_IDS, BY_ID_RANGE, BY_NORMALISED_EMAIL)
     sql = load_sql("therapist_state.sql")
-    assert sql.count("{therapist_filter}") == 1, "the filter's placeholder must appear once, outside comments"
-    return sql.replace("{therapist_filter}", therapist_filter)
+    fragments = {"therapist_filter": therapist_filter, **(BY_JOB_KEYS if keyed else WHOLE_TABLES)}
+    for name, fragment in fragments.items():
+        # Once each, outside comments: a placeholder in a comment would put a bound
+        # value inside the comment, where a newline in the value ends it.
+        assert sql.count("{" + name + "}") == 1, f"the placeholder {name} must appear once, outside comments"
+        sql = sql.replace("{" + name + "}", fragment)
+    return sql
 
 
 def normalise_email(email, using=PLATFORM_DB):
@@ -142,19 +163,27 @@ def _metrics_sql():
     )
 
 
-def compute_metrics(using=PLATFORM_DB):
+def compute_metrics(using=PLATFORM_DB, failing=None):
     """
     Return the consistency metrics of every therapist (SPEC §7 consistency_report).
 
     1. One pass of the therapist-state statement counts each check and link problem.
+       With ``failing`` (those counts among the failing therapists and their number,
+       "failing", as consistency.results.failing_counts gives them right after a
+       refresh made the same pass), only the therapists are counted.
     2. duplicate-user counts users and orphan-enrollment counts enrollments, each in
        a statement of its own.
     3. Unresolved interventions are counted where the log exists.
     """
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         apply_state_settings(cursor, ALL_THERAPISTS)
-        cursor.execute(_metrics_sql())
-        row = _fetch_dicts(cursor)[0]
+        if failing is None:
+            cursor.execute(_metrics_sql())
+            row = _fetch_dicts(cursor)[0]
+        else:
+            cursor.execute("select count(*) from users where user_type = 'therapist'")
+            therapists = cursor.fetchone()[0]
+            row = {**failing, "therapists": therapists, "consistent": therapists - failing["failing"]}
         cursor.execute(load_sql("duplicate_users.sql"))
         duplicate_users = cursor.fetchone()[0]
         cursor.execute(f"select count(*) from ({load_sql('orphan_enrollments.sql')}) orphan")

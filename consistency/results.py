@@ -9,10 +9,11 @@ deleted. The rules stay in therapist_state.sql; this module only moves rows.
 
 import psycopg
 from django.db import connections, transaction
+from django.db.models import Count
 
 from .checks import ALL_THERAPISTS, BY_IDS, PLATFORM_DB, state_sql
 from .models import TherapistResult
-from .models.results import failing_condition
+from .models.results import PROBLEMS, failing_condition
 
 RESULT_DB = "default"
 RESULT_TABLE = TherapistResult._meta.db_table
@@ -97,13 +98,24 @@ def _copy_failing(state, params, target):
     """Stream the failing rows of the state statement into incoming_result; return their count."""
     rows = 0
     statement = bind(connections[PLATFORM_DB], COPY_OUT.format(columns=_COLUMN_LIST, state=state), params)
-    with connections[PLATFORM_DB].cursor() as source:
+    # COPY is psycopg's own: wrapped, its errors are Django's, as every other statement's.
+    with connections[PLATFORM_DB].wrap_database_errors, connections[PLATFORM_DB].cursor() as source:
         with source.copy(statement) as copy_out:
             with target.copy(COPY_IN) as copy_in:
                 for data in copy_out:
                     copy_in.write(data)
                     rows += bytes(data).count(b"\n")
     return rows
+
+
+def failing_counts():
+    """
+    Return how many therapists of the drill-down table fail each check or have each
+    link problem, and how many there are ("failing"): after a full refresh, every
+    count of the metrics but the therapists themselves (consistency.checks.compute_metrics).
+    """
+    counts = {problem: Count("pk", filter=failing_condition(problem)) for problem in PROBLEMS}
+    return TherapistResult.objects.aggregate(failing=Count("pk"), **counts)
 
 
 def bind(connection, statement, params):

@@ -18,6 +18,7 @@ from interventions.schema import require_intervention_log
 
 from . import repair
 from .checks import compute_metrics
+from .chunk_keys import chunk_keys
 from .models import (
     ACTIVE_STATES,
     FINISHED_CHUNK_STATES,
@@ -102,7 +103,8 @@ def begin_repair_all(job_id):
     2. Unless it is a dry run, fail at once where manual_intervention_log is missing
        (manage.py platform_setup creates it: jobs never change the schema).
     3. Record the metrics before, cut the therapists into keyset chunks of
-       OPSDASH_REPAIR_CHUNK_SIZE and store one JobChunk per chunk.
+       OPSDASH_REPAIR_CHUNK_SIZE and store one JobChunk per chunk, with its share of
+       the lookups by normalised email, done once for the job (consistency.chunk_keys).
     A redelivered task skips to returning the chunks not finished yet.
     """
     if not _claim(job_id, "Started"):
@@ -113,9 +115,13 @@ def begin_repair_all(job_id):
             require_intervention_log()
         metrics = compute_metrics()
         bounds = repair.chunk_bounds(settings.OPSDASH_REPAIR_CHUNK_SIZE)
+        keys = chunk_keys(bounds)
         with transaction.atomic():
             JobChunk.objects.bulk_create(
-                [JobChunk(job_id=job_id, index=i, after=after, upto=upto) for i, (after, upto) in enumerate(bounds)],
+                [
+                    JobChunk(job_id=job_id, index=i, after=after, upto=upto, keys=keys[i])
+                    for i, (after, upto) in enumerate(bounds)
+                ],
                 ignore_conflicts=True,
             )
             JobRun.objects.filter(pk=job_id).update(progress_total=len(bounds), metrics_before=metrics)
@@ -153,7 +159,9 @@ def run_chunk(job_id, index):
     if job.cancel_requested:
         _finish_chunk(chunk, ChunkState.SKIPPED)
         return
-    result = repair.repair_range(str(chunk.after), str(chunk.upto), dry_run=job.dry_run, job_id=job_id)
+    result = repair.repair_range(
+        str(chunk.after), str(chunk.upto), dry_run=job.dry_run, job_id=job_id, keys=chunk.keys or None
+    )
     _finish_chunk(chunk, ChunkState.DONE, result)
 
 

@@ -2,11 +2,38 @@
 
 import time
 
+from django.db import connections, transaction
 from django.utils import timezone
 
-from .checks import compute_metrics
+from .checks import PLATFORM_DB, compute_metrics
 from .models import AttemptState, MetricSnapshot, SnapshotAttempt, SnapshotSource
-from .results import refresh_results
+from .results import failing_counts, refresh_results
+
+# Held by the scheduled snapshot while it runs (opsdash's own database, session lock).
+_SCHEDULED_LOCK = 74_210_002
+
+
+def take_scheduled_snapshot():
+    """
+    Take the scheduled snapshot, unless one is running: return it, or None when skipped.
+
+    A snapshot of a million therapists takes longer than some schedules allow; beat
+    must never start a second one beside it (they would only slow each other down).
+    """
+    with connections["default"].cursor() as cursor:
+        cursor.execute("select pg_try_advisory_lock(%s)", [_SCHEDULED_LOCK])
+        if not cursor.fetchone()[0]:
+            return None
+        try:
+            return take_snapshot(SnapshotSource.SCHEDULE)
+        finally:
+            cursor.execute("select pg_advisory_unlock(%s)", [_SCHEDULED_LOCK])
+
+
+def _same_snapshot(platform):
+    """Make the transaction just begun on the platform read one snapshot throughout."""
+    with platform.cursor() as cursor:
+        cursor.execute("set transaction isolation level repeatable read")
 
 
 def request_snapshot(source=SnapshotSource.MANUAL):
@@ -57,11 +84,18 @@ def _start(attempt_id, source, job):
 
 
 def _take(source, job):
-    started = time.monotonic()
-    metrics = compute_metrics()
     # The drill-down pages read TherapistResult, not the platform: refreshing it with
-    # every snapshot keeps them as fresh as the metrics shown beside them.
-    refresh_results()
+    # every snapshot keeps them as fresh as the metrics shown beside them. The metrics
+    # are counted from what the refresh just copied, so the therapist-state statement
+    # runs once, not twice; both read one snapshot of the platform (REPEATABLE READ).
+    started = time.monotonic()
+    platform = connections[PLATFORM_DB]
+    outermost = not platform.in_atomic_block  # else the caller's transaction decides
+    with transaction.atomic(using=PLATFORM_DB):
+        if outermost:
+            _same_snapshot(platform)
+        refresh_results()
+        metrics = compute_metrics(failing=failing_counts())
     return MetricSnapshot.objects.create(
         taken_at=timezone.now(),
         source=source,

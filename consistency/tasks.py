@@ -19,7 +19,7 @@ from django.db import InterfaceError, OperationalError
 from . import runner, stale_jobs
 from .models import FINISHED_CHUNK_STATES, JobChunk, JobRun, JobState, SnapshotSource
 from .retention import prune_snapshots
-from .snapshots import take_snapshot
+from .snapshots import take_scheduled_snapshot, take_snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -127,9 +127,12 @@ def take_metrics_snapshot(attempt_id=None):
     then delete the snapshots and attempts past their retention (consistency.retention).
 
     With ``attempt_id``, the snapshot an operator asked for (consistency.snapshots.request_snapshot).
+    The schedule's never starts while another scheduled snapshot runs.
     """
-    source = SnapshotSource.MANUAL if attempt_id is not None else SnapshotSource.SCHEDULE
-    take_snapshot(source, attempt_id=attempt_id)
+    if attempt_id is None:
+        take_scheduled_snapshot()
+    else:
+        take_snapshot(SnapshotSource.MANUAL, attempt_id=attempt_id)
     pruned = prune_snapshots()
     if pruned.attempts or pruned.snapshots:
         logger.info("retention: deleted %s snapshot attempts, %s metric snapshots", pruned.attempts, pruned.snapshots)

@@ -6,7 +6,7 @@ from django.db import connections
 from consistency.schema import create_platform_tables
 from tests.processes import forget_watched, watched_output
 from tests.proxy import Proxy
-from tests.worker import Worker, database_url, delete_queue
+from tests.worker import Worker, database_url, delete_queue, forget_broker_connections
 
 # Seconds a test marked worker or browser may take, setup and teardown included: it
 # starts processes (a Celery worker, Chromium, the run command). Every other test has
@@ -219,8 +219,9 @@ def redis_proxy(isolated_queue, committed_platform):
     proxy = Proxy(parts.hostname or "127.0.0.1", parts.port or 6379)
     for name in names:
         app.conf[name] = f"redis://127.0.0.1:{proxy.port}/{parts.path or 0}"
-    app.pool.force_close_all()
+    forget_broker_connections(app)
     yield proxy
     app.conf.update(original)
-    app.pool.force_close_all()
+    forget_broker_connections(app)
     proxy.stop()
+

@@ -13,6 +13,7 @@ from uuid import uuid4
 
 from django.conf import settings
 from django.db import connections
+from kombu import pools
 
 from opsdash.celery import app
 from tests.processes import watch
@@ -28,6 +29,20 @@ def delete_queue(name):
     with app.connection_for_write() as connection:
         bindings = (f"_kombu.binding.{name}", f"_kombu.binding_permanent.{name}")
         connection.default_channel.client.delete(name, *bindings)
+
+
+def forget_broker_connections(app):
+    """
+    Close Celery's pooled broker connections and drop the pools, which keep the URL they were made for.
+
+    kombu keeps one pool per URL in a registry of its own, which Celery's pools come
+    from: closing one and keeping the registry would hand the closed pool back when
+    the first URL is used again.
+    """
+    pools.reset()
+    app._pool = app.amqp._producer_pool = None
+    # The broadcast mailbox (inspect, ping) caches its producer pool too.
+    app.control.mailbox.__dict__.pop("producer_pool", None)
 
 
 def database_url(alias):

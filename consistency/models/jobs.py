@@ -126,6 +126,9 @@ class JobChunk(models.Model):
     index = models.PositiveIntegerField()
     after = models.UUIDField()
     upto = models.UUIDField()
+    # The chunk's share of what the job looked up once by normalised email
+    # (consistency.chunk_keys); empty on chunks of jobs started before it existed.
+    keys = models.JSONField(default=dict, blank=True)
     state = models.CharField(max_length=20, choices=ChunkState.choices, default=ChunkState.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     therapists = models.PositiveIntegerField(default=0)

@@ -1,13 +1,16 @@
 -- One row per therapist: the three rows side by side, each check of SPEC §3 and each
 -- link problem. The same statement serves one therapist, a chunk and all of them:
 -- the filter of the first CTE is one of the fixed fragments of consistency.checks,
--- with its values bound as parameters. (Its placeholder appears there only: a
--- placeholder in a comment would put a bound value inside the comment, where a
--- newline in the value ends the comment and the rest of the value runs as SQL.)
+-- with its values bound as parameters. The unlinked-enrollment and twin filters narrow
+-- the two lookups by normalised email to rows a repair-all found once for the whole
+-- job (consistency/sql/chunk_keys.sql), read by key; elsewhere they are "true". (The
+-- placeholders appear in the statement only: a placeholder in a comment would put a
+-- bound value inside the comment, where a newline in the value ends the comment and
+-- the rest of the value runs as SQL.)
 with therapist as (
     -- SPEC §2: a therapist is a users row with user_type 'therapist'.
     select u.id, u.email, lower(btrim(u.email)) as norm_email, u.full_name,
-           u.is_verified, u.is_active, u.avatar_url
+           u.is_verified, u.is_active, u.avatar_url, u.xmin as u_xmin
     from users u
     where u.user_type = 'therapist' and ({therapist_filter})
 ),
@@ -28,6 +31,7 @@ unlinked as (
         select lower(btrim(e.email)) as norm_email, e.id, e.status, e.updated_at
         from therapist_enrollments e
         where e.user_id is null and lower(btrim(e.email)) in (select t.norm_email from therapist t)
+          and ({unlinked_filter})
     ) e
     order by e.norm_email, (e.status = 'approved') desc, e.updated_at desc, e.id desc
 ),
@@ -44,6 +48,7 @@ duplicate_email as (
         from users o
         where o.email <> lower(btrim(o.email))
           and lower(btrim(o.email)) in (select t.norm_email from therapist t)
+          and ({twin_filter})
         group by 1
     ) g
     where g.members > 1
@@ -85,6 +90,11 @@ joined as (
         r.is_active as u_is_active,
         r.avatar_url as u_avatar_url,
         r.enrollment_count,
+        -- The version of each row read (xmin changes with every UPDATE): a repair
+        -- locks the rows it writes and re-plans a therapist whose rows changed since.
+        r.u_xmin,
+        e.xmin as e_xmin,
+        p.xmin as p_xmin,
         e.id as e_id,
         e.user_id as e_user_id,
         e.email as e_email,

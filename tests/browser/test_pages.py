@@ -63,7 +63,8 @@ ACTIONS = {
     "/interventions/": [("summary", "Resolve…"), ("button", "Resolve all…"), ("button", "Add a note to all…")],
     "/jobs/": [("button", "Repair all…")],
 }
-SUPERUSER_ACTIONS = {"/safety-net/": [("button", "Install…"), ("button", "Roll back…")]}
+# On a fresh install the safety net offers Install… only (Roll back… once something is installed).
+SUPERUSER_ACTIONS = {"/safety-net/": [("button", "Install…")]}
 
 
 def action_control(page, kind, name):

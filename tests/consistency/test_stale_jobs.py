@@ -15,7 +15,7 @@ from consistency.models import ChunkState, JobChunk, JobKind, JobRun, JobState
 from opsdash.celery import app
 from tests.factories import make_therapist
 from tests.helpers import move_back
-from tests.worker import delete_queue
+from tests.worker import delete_queue, forget_broker_connections
 
 pytestmark = pytest.mark.django_db(databases=["default", "platform"])
 
@@ -155,10 +155,10 @@ def broker_refusing():
     saved = app.conf.broker_write_url
     app.conf.broker_write_url = f"redis://127.0.0.1:{port}/0"
     # Celery keeps its producers' connections in pools made for the old URL.
-    app._pool = app.amqp._producer_pool = None
+    forget_broker_connections(app)
     yield
     app.conf.broker_write_url = saved
-    app._pool = app.amqp._producer_pool = None
+    forget_broker_connections(app)
 
 
 def test_a_broker_error_while_sending_the_chunks_fails_the_job(alice, bob, five_name_drifts, broker_refusing):

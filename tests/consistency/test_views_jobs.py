@@ -68,7 +68,7 @@ def test_finished_job_shows_what_changed_and_achieved_and_stops_polling(viewer_c
     assert changed == [("therapist_profiles", "bio", 7)]
     bio = next(r for r in response.context["metric_changes"] if r["name"] == "bio")
     assert (bio["before"], bio["after"], bio["delta"]) == (8, 1, -7)
-    assert "Interventions logged: <strong>1</strong>" in html
+    assert "<dt>Interventions logged</dt><dd>1 <span" in html
 
 
 def test_failed_job_shows_its_error_escaped(viewer_client, failed_repair):

@@ -109,15 +109,19 @@ def in_threads(*functions):
 @pytest.mark.django_db(databases=["default", "platform"], transaction=True)
 def test_two_writers_at_the_same_moment_log_a_problem_once(committed_platform):
     second_pid = queue.Queue()
+    first_logged = threading.Event()
     results = []
 
     def first_writer():
         # Logs, then holds its transaction open until the second writer waits for it.
         with transaction.atomic(using="platform"):
             results.append(log_intervention("missing-profile", "race@example.com", "first"))
+            first_logged.set()
             wait_until_blocked(second_pid.get(timeout=30), backend_pid())
 
     def second_writer():
+        # Writes only once the first has logged and holds its transaction open.
+        assert first_logged.wait(timeout=30), "the first writer never logged"
         second_pid.put(backend_pid())
         results.append(log_intervention("missing-profile", "race@example.com", "second"))
 

@@ -1,0 +1,38 @@
+"""
+Work per job, not per chunk: what every chunk of a repair-all would otherwise look up
+over the whole tables (SPEC §2's unlinked enrollments by normalised email, SPEC §3's
+duplicate users) is found once, set-based, when the job starts
+(consistency/sql/chunk_keys.sql), and each chunk reads its share by key.
+"""
+
+from bisect import bisect_left
+from uuid import UUID
+
+from django.db import connections, transaction
+
+from .checks import ALL_THERAPISTS, PLATFORM_DB, apply_state_settings, load_sql
+
+KINDS = ("unlinked_ids", "twin_ids")
+
+
+def chunk_keys(bounds, using=PLATFORM_DB):
+    """
+    Return the keys of each keyset chunk of ``bounds`` ([(after, upto), ...], in order).
+
+    One dict per chunk, {"unlinked_ids": [...], "twin_ids": [...]}: the rows its
+    therapists' lookups by normalised email would find now, as the parameters of
+    therapist_state.sql under consistency.checks.BY_JOB_KEYS.
+    """
+    keys = [{kind: set() for kind in KINDS} for _ in bounds]
+    # Chunk i covers (after_i, upto_i] and upto_i is after_(i+1): the first upto at or
+    # above an id is its chunk's. Python orders UUIDs as PostgreSQL does (bytewise).
+    uppers = [UUID(str(upto)) for _, upto in bounds]
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        # One pass over everyone: every join is best hashed.
+        apply_state_settings(cursor, ALL_THERAPISTS)
+        cursor.execute(load_sql("chunk_keys.sql"))
+        for therapist_id, kind, row_id in cursor:
+            index = bisect_left(uppers, therapist_id)
+            if index < len(keys):
+                keys[index][kind].add(str(row_id))
+    return [{kind: sorted(ids) for kind, ids in chunk.items()} for chunk in keys]

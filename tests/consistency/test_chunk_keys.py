@@ -1,0 +1,90 @@
+"""
+Work per job, not per chunk: a repair-all looks up the unlinked enrollments and the
+duplicate users once (consistency.chunk_keys) and each chunk reads its share by key.
+A chunk planned from the job's keys plans exactly what it would plan looking them up
+over the whole tables.
+"""
+
+import pytest
+from django.db import connections
+
+from consistency import repair
+from consistency.checks import BY_IDS
+from consistency.chunk_keys import chunk_keys
+from consistency.seed import seed_platform
+from tests.factories import make_enrollment, make_profile, make_therapist, make_user
+from tests.helpers import open_interventions, platform_contents
+
+pytestmark = pytest.mark.django_db(databases=["default", "platform"])
+
+
+def plans(bounds, keys=None):
+    """Return every therapist's repair plan, chunk by chunk, by id."""
+    planned = {}
+    with connections["platform"].cursor() as cursor:
+        for index, (after, upto) in enumerate(bounds):
+            cursor.execute(
+                "select id from users where user_type = 'therapist' and id > %s::uuid and id <= %s::uuid",
+                [after, upto],
+            )
+            ids = [str(row[0]) for row in cursor.fetchall()]
+            params = {"ids": ids, **(keys[index] if keys else {})}
+            cursor.execute(repair.plan_sql(BY_IDS, keyed=keys is not None), params)
+            columns = [col.name for col in cursor.description]
+            for row in cursor.fetchall():
+                plan = dict(zip(columns, row))
+                planned[plan["therapist_id"]] = plan
+    return planned
+
+
+@pytest.fixture
+def platform_with_every_link_problem():
+    seed_platform(300, 0.3, seed=5, replace=True)
+    # Twins in different chunks, one of them a client; an unlinked enrollment shared by two.
+    for n in range(6):
+        make_therapist(f"Twin{n}@Example.com")
+        make_user(f" twin{n}@example.com", user_type="therapist" if n % 2 else "individual")
+        shared = make_user(f"Shared{n}@example.com ")
+        make_user(f"shared{n}@EXAMPLE.com")
+        make_enrollment(shared, linked=False, full_name="Shared")
+        make_profile(shared)
+
+
+def test_a_chunk_planned_from_the_jobs_keys_plans_what_the_whole_tables_give(platform_with_every_link_problem):
+    bounds = repair.chunk_bounds(7)
+    keyed = plans(bounds, chunk_keys(bounds))
+    looked_up = plans(bounds)
+    assert len(keyed) == len(looked_up) > 300
+    # Every link problem occurs, so the keys are put to use.
+    for problem in ("duplicate_user", "unlinked_enrollment", "duplicate_enrollment"):
+        assert any(plan[problem] for plan in keyed.values()), problem
+    assert keyed == looked_up
+
+
+def test_a_keyed_repair_all_writes_what_one_chunk_of_everyone_writes(platform_with_every_link_problem):
+    with connections["platform"].cursor() as cursor:
+        cursor.execute("savepoint before_repair")
+        repair.repair_range(repair.FIRST_ID, repair.LAST_ID)
+        everyone, logged = platform_contents(), open_interventions()
+        cursor.execute("rollback to savepoint before_repair")
+    bounds = repair.chunk_bounds(7)
+    for (after, upto), keys in zip(bounds, chunk_keys(bounds)):
+        repair.repair_range(after, upto, keys=keys)
+    # updated_at is now() of the one test transaction either way.
+    contents = platform_contents()
+    for table in repair.TABLES:
+        assert contents[table] == everyone[table], table
+    assert open_interventions() == logged
+
+
+def test_a_chunk_reads_its_keyed_rows_as_they_are_now():
+    user, _, _ = make_therapist("late.link@example.com", enrollment=False)
+    unlinked = make_enrollment(user, linked=False)
+    bounds = repair.chunk_bounds(100)
+    keys = chunk_keys(bounds)
+    assert keys[0]["unlinked_ids"] == [str(unlinked.id)]
+    # Linked by the platform after the job found it: no longer an unlinked enrollment.
+    with connections["platform"].cursor() as cursor:
+        cursor.execute("update therapist_enrollments set user_id = %s where id = %s", [user.id, unlinked.id])
+    [plan] = plans(bounds, keys).values()
+    assert (plan["e_id"], plan["unlinked_enrollment"], plan["enrollment_count"]) == (unlinked.id, False, 1)
