@@ -32,6 +32,7 @@ from psycopg import errors as pg_errors
 
 from interventions.log import THERAPIST_SYNC, log_interventions, unlogged
 
+from . import catalogue
 from .checks import (
     ALL_THERAPISTS,
     BY_ID_RANGE,
@@ -467,11 +468,7 @@ def _apply_one_by_one(cursor, using):
 
 
 # The therapist-state columns the intervention log needs (link_problems.sql, resolve_gone.sql).
-_LOG_STATE_COLUMNS = (
-    "therapist_id", "norm_email", "u_email", "e_id", "p_id", "enrollment_count", "duplicate_user",
-    "unlinked_enrollment", "missing_enrollment", "missing_profile", "duplicate_enrollment", "avatar_ok", "bio_ok",
-    "experience_ok", "verification_ok", "active_ok", "name_ok", "specializations_ok",
-)  # fmt: skip
+_LOG_STATE_COLUMNS = ("therapist_id", "norm_email", "u_email", "e_id", "p_id", "enrollment_count", *catalogue.FLAGS)
 # Their values after the writes, from the plan: only the link may have changed.
 _LOG_STATE_FROM_PLAN = ", ".join(
     "p.unlinked_enrollment and not coalesce(p.fix_link and w.enrollments, false) as unlinked_enrollment"

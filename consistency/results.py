@@ -13,7 +13,8 @@ from django.db.models import Count
 
 from .checks import ALL_THERAPISTS, BY_IDS, PLATFORM_DB, state_sql
 from .models import TherapistResult
-from .models.results import PROBLEMS, failing_condition
+from .catalogue import THERAPIST_PROBLEMS
+from .models.results import failing_condition
 
 RESULT_DB = "default"
 RESULT_TABLE = TherapistResult._meta.db_table
@@ -114,7 +115,7 @@ def failing_counts():
     link problem, and how many there are ("failing"): after a full refresh, every
     count of the metrics but the therapists themselves (consistency.checks.compute_metrics).
     """
-    counts = {problem: Count("pk", filter=failing_condition(problem)) for problem in PROBLEMS}
+    counts = {problem: Count("pk", filter=failing_condition(problem)) for problem in THERAPIST_PROBLEMS}
     return TherapistResult.objects.aggregate(failing=Count("pk"), **counts)
 
 
