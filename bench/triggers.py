@@ -43,7 +43,7 @@ with therapist as (
     select i, gen_random_uuid() as id from generate_series(1, %(therapists)s) i
 ),
 therapist_user as (
-    -- Every fifth therapist signed in with an email in another case (SPEC §1).
+    -- Every fifth therapist signed in with an email in another case (docs/rules.md §1).
     insert into users (id, email, full_name, user_type, is_verified)
     select id,
            case when i %% 5 = 0 then format(' Therapist%%s@Example.com', i) else format('therapist%%s@example.com', i) end,

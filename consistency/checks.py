@@ -1,5 +1,5 @@
 """
-The checks engine: SPEC §2 (who is a therapist, how rows link) and §3 (the checks).
+The checks engine: docs/rules.md §2 (who is a therapist, how rows link) and §3 (the checks).
 
 Every rule lives in consistency/sql/therapist_state.sql, a single set-based statement
 that returns one row per therapist. The same statement answers for one therapist (a
@@ -79,7 +79,7 @@ def state_sql(therapist_filter, keyed=False):
 
 def normalise_email(email, using=PLATFORM_DB):
     """
-    Return an email as SPEC §2 compares it, computed by PostgreSQL: lower(btrim(email)).
+    Return an email as docs/rules.md §2 compares it, computed by PostgreSQL: lower(btrim(email)).
 
     The SQL expression is the one rule, the same as in every statement under sql/;
     Python never re-implements it. str.strip() would also remove tabs, newlines and
@@ -146,7 +146,7 @@ def states_for_email(email, using=PLATFORM_DB):
 
 
 def intervention_log_exists(using=PLATFORM_DB):
-    """Tell whether the platform database has manual_intervention_log (SPEC §1)."""
+    """Tell whether the platform database has manual_intervention_log (docs/rules.md §1)."""
     with connections[using].cursor() as cursor:
         cursor.execute("select to_regclass('manual_intervention_log') is not null")
         return cursor.fetchone()[0]
@@ -165,7 +165,7 @@ def _metrics_sql():
 
 def compute_metrics(using=PLATFORM_DB, failing=None):
     """
-    Return the consistency metrics of every therapist (SPEC §7 consistency_report).
+    Return the consistency metrics of every therapist (docs/rules.md §7 consistency_report).
 
     1. One pass of the therapist-state statement counts each check and link problem.
        With ``failing`` (those counts among the failing therapists and their number,
@@ -194,7 +194,7 @@ def compute_metrics(using=PLATFORM_DB, failing=None):
             unresolved = cursor.fetchone()[0]
     link_problems = {name: row[name] for name in catalogue.THERAPIST_LINK_PROBLEM_NAMES}
     # The per-therapist flag says "this therapist has a twin"; the metric counts
-    # every user of each group (SPEC §7).
+    # every user of each group (docs/rules.md §7).
     link_problems["duplicate_user"] = int(duplicate_users)
     link_problems["orphan_enrollment"] = orphan_enrollments
     return {

@@ -1,6 +1,6 @@
 """
 Work per job, not per chunk: what every chunk of a repair-all would otherwise look up
-over the whole tables (SPEC §2's unlinked enrollments by normalised email, SPEC §3's
+over the whole tables (docs/rules.md §2's unlinked enrollments by normalised email, docs/rules.md §3's
 duplicate users) is found once, set-based, when the job starts
 (consistency/sql/chunk_keys.sql), and each chunk reads its share by key.
 """

@@ -39,7 +39,7 @@ class TherapistResultFilter(django_filters.FilterSet):
         fields = []
 
     def filter_email(self, queryset, name, value):
-        # Compared as SPEC §2 normalises: a pasted " Alice@Example.com" still matches.
+        # Compared as docs/rules.md §2 normalises: a pasted " Alice@Example.com" still matches.
         return queryset.filter(norm_email__contains=normalise_email(value))
 
     def filter_status(self, queryset, name, value):

@@ -69,7 +69,7 @@ def _invalid_email(email):
 
 
 def check_email(email):
-    """Return the normalised email (SPEC §2, by PostgreSQL), or raise InvalidEmail if it cannot be one."""
+    """Return the normalised email (docs/rules.md §2, by PostgreSQL), or raise InvalidEmail if it cannot be one."""
     # Refused before any database is asked: nobody's email lacks an @ or is this long.
     if not email or "@" not in email or len(email) > MAX_EMAIL_LENGTH or "\x00" in email:
         raise _invalid_email(email)
@@ -259,7 +259,7 @@ def resync_preview(email):
 
 def create_missing_profile_preview(email):
     """
-    Return the profile that "create the missing profile" would insert (SPEC §4 operator action).
+    Return the profile that "create the missing profile" would insert (docs/rules.md §4 operator action).
 
     The values are the repair's canonical ones from the canonical enrollment (avatar
     falling back to the user's), plus the enrollment's licensed qualification where
@@ -280,7 +280,7 @@ def create_missing_profile_preview(email):
 
 
 def _check_column_limits(values):
-    """Refuse a profile whose text is longer than its column holds (therapist_profiles, SPEC §1)."""
+    """Refuse a profile whose text is longer than its column holds (therapist_profiles, docs/rules.md §1)."""
     for field in TherapistProfile._meta.concrete_fields:
         value = values.get(field.attname)
         if field.max_length and isinstance(value, str) and len(value) > field.max_length:

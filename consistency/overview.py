@@ -82,12 +82,12 @@ def snapshot_status(snapshot):
 
 
 def check_rows(snapshot):
-    """Return one row per check of SPEC §3 with its count of failing therapists."""
+    """Return one row per check of docs/rules.md §3 with its count of failing therapists."""
     return [MetricRow(c.name, snapshot.inconsistent.get(c.name, 0), snapshot.therapists) for c in CHECKS]
 
 
 def link_problem_rows(snapshot):
-    """Return one row per link problem of SPEC §3, in the unit SPEC §7 counts it in."""
+    """Return one row per link problem of docs/rules.md §3, in the unit docs/rules.md §7 counts it in."""
     return [
         MetricRow(p.name, snapshot.link_problems.get(p.name, 0), snapshot.therapists, p.unit)
         for p in LINK_PROBLEMS

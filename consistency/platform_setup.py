@@ -5,10 +5,10 @@ Requests and jobs never change the platform's schema: `manage.py platform_setup`
 run once (and after an upgrade) by a role that owns the tables, does it all, and
 `--sql` prints the same statements for a DBA to run instead:
 
-1. manual_intervention_log and its index (SPEC §1), where missing;
+1. manual_intervention_log and its index (docs/rules.md §1), where missing;
 2. the intervention payloads opsdash once wrote double-encoded, rewritten as objects
    (interventions.payloads; a data fix decided row by row, so --sql names the command);
-3. the safety net (consistency.safety_net, SPEC §5);
+3. the safety net (consistency.safety_net, docs/rules.md §5);
 4. the indexes of consistency/sql/recommended_indexes.sql, CONCURRENTLY;
 5. with a role, the grants of consistency/sql/app_role_grants.sql to it.
 """

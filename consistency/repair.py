@@ -1,5 +1,5 @@
 """
-The repair engine: SPEC §4, what "fix all" and "resync one therapist" write.
+The repair engine: docs/rules.md §4, what "fix all" and "resync one therapist" write.
 
 The rules live in SQL (consistency/sql/repair_plan.sql, repair_apply.sql), driven by
 the checks' own therapist-state statement, so one statement repairs one therapist or
@@ -249,7 +249,7 @@ def chunk_bounds(size, using=PLATFORM_DB):
 
 
 def therapist_ids_for_email(email, using=PLATFORM_DB):
-    """Return the ids of the therapists whose normalised email is this one's (SPEC §2)."""
+    """Return the ids of the therapists whose normalised email is this one's (docs/rules.md §2)."""
     with connections[using].cursor() as cursor:
         cursor.execute(
             "select id from users where user_type = 'therapist' and lower(btrim(email)) = lower(btrim(%(email)s))"
@@ -581,7 +581,7 @@ def log_orphan_enrollments(job_id=None, using=PLATFORM_DB):
 
 
 # ------------------------------------------------------------------------------
-# Create a missing profile (SPEC §4 operator action, never automatic)
+# Create a missing profile (docs/rules.md §4 operator action, never automatic)
 # ------------------------------------------------------------------------------
 # The enrollment's licensed qualification, under either name the platform has used;
 # the profile's column is varchar(50).

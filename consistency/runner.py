@@ -278,7 +278,7 @@ def run_repair_all(job_id, progress=None):
 # ------------------------------------------------------------------------------
 def run_resync(job_id):
     """
-    Repair the therapists of one normalised email (SPEC §4 resync) and close the job.
+    Repair the therapists of one normalised email (docs/rules.md §4 resync) and close the job.
 
     Every user with that normalised email is resynced; several means duplicate users.
     """

@@ -1,5 +1,5 @@
 """
-The safety-net triggers of SPEC §5: install, roll back, and report their status.
+The safety-net triggers of docs/rules.md §5: install, roll back, and report their status.
 
 The SQL lives in consistency/sql/safety_net_install.sql and safety_net_rollback.sql.
 Both run in one transaction and can run any number of times.

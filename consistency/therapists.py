@@ -2,7 +2,7 @@
 Gather what the therapist page shows: the three rows side by side, and what happened to it.
 
 Which cells disagree is not decided here: the dry run of a resync (jobs.resync_preview)
-lists every value the repair rules of SPEC §4 would write, so a cell disagrees exactly
+lists every value the repair rules of docs/rules.md §4 would write, so a cell disagrees exactly
 when the preview would change it, and the rules stay in the repair SQL.
 """
 
@@ -18,7 +18,7 @@ from .checks import intervention_log_exists
 from .models import AuditEntry, JobRun
 
 # Where each field lives (table, column) in users, the enrollment and the profile, and
-# the source of truth SPEC §4 names for it.
+# the source of truth docs/rules.md §4 names for it.
 USERS, ENROLLMENT, PROFILE = "users", "therapist_enrollments", "therapist_profiles"
 TABLES = (USERS, ENROLLMENT, PROFILE)
 
@@ -26,10 +26,10 @@ TABLES = (USERS, ENROLLMENT, PROFILE)
 @dataclass(frozen=True)
 class Field:
     name: str
-    check: str | None  # the check of SPEC §3 (or link problem) that compares it
+    check: str | None  # the check of docs/rules.md §3 (or link problem) that compares it
     cells: dict  # table -> the therapist_state.sql column holding its value
     columns: dict  # table -> the platform column, as resync_preview names it
-    primary: str | None  # the table SPEC §4 takes the value from, when it has one
+    primary: str | None  # the table docs/rules.md §4 takes the value from, when it has one
     source: str  # the rule, in words
 
 
@@ -140,13 +140,13 @@ def timeline(norm_email, therapist_ids=(), limit=50):
     Return the therapist's interventions, jobs and audit entries, newest first.
 
     Interventions are found by entity_id: opsdash logs the normalised email, the
-    platform may have logged an email as typed or the user id (SPEC §1).
+    platform may have logged an email as typed or the user id (docs/rules.md §1).
     """
     ids = [str(i) for i in therapist_ids]
     interventions = Intervention.objects.filter(
         Q(entity_id__iexact=norm_email) | Q(entity_id__in=ids)
     ).order_by("-timestamp")[:limit]
-    if not intervention_log_exists():  # SPEC §1: the platform may have none yet
+    if not intervention_log_exists():  # docs/rules.md §1: the platform may have none yet
         interventions = []
     jobs = JobRun.objects.filter(target=norm_email).select_related("requested_by").order_by("-created_at")[:limit]
     audit = AuditEntry.objects.filter(target=norm_email).order_by("-at")[:limit]

@@ -79,7 +79,7 @@ def therapist_email(entity_id):
     """
     Return the email to resync for an intervention's entity_id.
 
-    opsdash logs the normalised email; the platform may have logged a user id (SPEC §1).
+    opsdash logs the normalised email; the platform may have logged a user id (docs/rules.md §1).
     """
     from consistency.models import PlatformUser
 
@@ -96,7 +96,7 @@ def retry(interventions, user):
     """
     Queue one resync per therapist among the open ``interventions``; return (jobs, errors).
 
-    A resync that finds the problem gone resolves its interventions itself (SPEC §4).
+    A resync that finds the problem gone resolves its interventions itself (docs/rules.md §4).
     A therapist that cannot be resynced (unknown email, queue down) is reported in
     ``errors`` as (entity_id, message) and the others go on.
     """

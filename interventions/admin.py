@@ -1,4 +1,4 @@
-"""Django admin for the platform's manual_intervention_log (SPEC §1)."""
+"""Django admin for the platform's manual_intervention_log (docs/rules.md §1)."""
 
 import json
 

@@ -1,5 +1,5 @@
 """
-The rules of manual_intervention_log (SPEC §4, the platform's GRACEFUL-DEGRADATION-PATTERN).
+The rules of manual_intervention_log (docs/rules.md §4, the platform's GRACEFUL-DEGRADATION-PATTERN).
 
 - A problem is logged once: while an unresolved row with the same operation and
   entity_id exists, no new row is added.
@@ -27,7 +27,7 @@ OPSDASH = "opsdash"
 # Operations the platform and opsdash log for a sync that failed. A repair resolves
 # them when it finds the therapist's data consistent again.
 SYNC_OPERATIONS = ("avatar-sync", "profile-sync", "verification-sync", "therapist-sync")
-# A therapist whose repair failed even alone (SPEC §4 graceful degradation).
+# A therapist whose repair failed even alone (docs/rules.md §4 graceful degradation).
 THERAPIST_SYNC = "therapist-sync"
 
 # Problems per logging transaction, each holding one advisory lock until it commits.

@@ -4,7 +4,7 @@ Repair the intervention payloads opsdash wrote double-encoded.
 Until the fix in interventions.log.unlogged, the link problems and orphan enrollments a
 repair or resync logged had a payload that was a JSON string holding JSON
 (``jsonb_typeof(payload) = 'string'``, e.g. ``"{\"job\": 5, \"email\": …}"``), where
-SPEC §1 wants an object, as the platform's own rows have. The repair rewrites those
+docs/rules.md §1 wants an object, as the platform's own rows have. The repair rewrites those
 rows with the object they hold, and no other row: a row counts as opsdash's only when
 
 - its operation is one whose payload opsdash built in SQL (OPSDASH_KEYS),

@@ -2,7 +2,7 @@
 Read the intervention queue: unresolved interventions, grouped by therapist and operation.
 
 An intervention is unresolved while ``resolved`` is not true (the column may be NULL
-on rows the platform wrote by hand, SPEC §1).
+on rows the platform wrote by hand, docs/rules.md §1).
 """
 
 from django.db.models import Count, Exists, Max, Min, OuterRef, Subquery
@@ -12,7 +12,7 @@ from consistency.checks import intervention_log_exists
 
 from .models import Intervention
 
-# The link problems a repair logs for a human (SPEC §3), whose drill-downs list the
+# The link problems a repair logs for a human (docs/rules.md §3), whose drill-downs list the
 # same therapists from opsdash's own data while the log cannot be read.
 LOGGED_LINK_PROBLEMS = tuple(p.name for p in LINK_PROBLEMS if p.drilldown and not p.repaired)
 
@@ -35,7 +35,7 @@ def groups(interventions):
 
     Each group carries its count, first and last seen, the latest error, and whether
     it is a regression: the same problem of the same therapist was resolved before
-    and has come back (SPEC §4 logs it once while open, so any resolved row of the
+    and has come back (docs/rules.md §4 logs it once while open, so any resolved row of the
     same operation and entity_id is an earlier occurrence).
     """
     same_problem = Intervention.objects.filter(entity_id=OuterRef("entity_id"), operation=OuterRef("operation"))

@@ -65,7 +65,7 @@ def queue_page(request):
     """
     List the unresolved interventions grouped by therapist and operation, oldest first.
 
-    Without the log (SPEC §1 allows a platform that has none yet), or while the
+    Without the log (docs/rules.md §1 allows a platform that has none yet), or while the
     platform database is unavailable, say so and show what opsdash's own database
     knows: the latest snapshot's count, and the drill-downs of the logged problems.
     """

@@ -55,7 +55,7 @@ class OpsdashCollector:
         for check in CHECK_NAMES:
             checks.add_metric([check], snapshot.inconsistent.get(check, 0))
         yield checks
-        problems = _gauge("opsdash_link_problems", "Link problems per kind (SPEC §7 units).", labels=["problem"])
+        problems = _gauge("opsdash_link_problems", "Link problems per kind (docs/rules.md §7 units).", labels=["problem"])
         for problem in LINK_PROBLEM_NAMES:
             problems.add_metric([problem], snapshot.link_problems.get(problem, 0))
         yield problems

@@ -169,7 +169,7 @@ def prepare(therapists, drift):
 
     if not platform_tables_exist():
         # Only a database without the marketplace's tables gets them: a real platform
-        # database already has them and is never migrated (SPEC §1).
+        # database already has them and is never migrated (docs/rules.md §1).
         create_platform_tables()
         say("created the platform tables (users, therapist_enrollments, therapist_profiles, manual_intervention_log)")
     if not PlatformUser.objects.exists():

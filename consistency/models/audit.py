@@ -1,4 +1,4 @@
-"""Audit entries: who did what to which therapist or intervention, and when (SPEC §6)."""
+"""Audit entries: who did what to which therapist or intervention, and when (docs/rules.md §6)."""
 
 import getpass
 

@@ -1,4 +1,4 @@
-"""Job runs: every repair-all and resync opsdash runs, with its progress and outcome (SPEC §6)."""
+"""Job runs: every repair-all and resync opsdash runs, with its progress and outcome (docs/rules.md §6)."""
 
 from django.conf import settings
 from django.db import models

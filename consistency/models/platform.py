@@ -1,5 +1,5 @@
 """
-Windows onto the marketplace's therapist tables (SPEC §1).
+Windows onto the marketplace's therapist tables (docs/rules.md §1).
 
 The platform owns these tables: opsdash maps only the columns it needs, never
 migrates them, and puts no save-time logic here. PlatformRouter sends every model

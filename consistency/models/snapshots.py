@@ -1,4 +1,4 @@
-"""Metric snapshots: the consistency metrics over time, for trends (SPEC §6)."""
+"""Metric snapshots: the consistency metrics over time, for trends (docs/rules.md §6)."""
 
 from django.db import models
 from django.utils import timezone

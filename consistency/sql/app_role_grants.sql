@@ -8,14 +8,14 @@
 
 grant select on users, therapist_enrollments, therapist_profiles, manual_intervention_log to {role};
 
--- The columns a repair writes (SPEC §4, consistency/sql/repair_apply.sql), plus updated_at.
+-- The columns a repair writes (docs/rules.md §4, consistency/sql/repair_apply.sql), plus updated_at.
 grant update (avatar_url, is_verified, is_active, full_name, updated_at) on users to {role};
 grant update (user_id, profile_image_url, bio, experience_years, specializations, updated_at)
     on therapist_enrollments to {role};
 grant update (profile_image_url, bio, experience_years, specializations, verification_status, is_verified, updated_at)
     on therapist_profiles to {role};
 
--- "Create profile" (SPEC §4) inserts a therapist's missing profile.
+-- "Create profile" (docs/rules.md §4) inserts a therapist's missing profile.
 grant insert on therapist_profiles to {role};
 
 -- Logging interventions, and resolving and annotating them.

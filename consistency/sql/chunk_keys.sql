@@ -1,9 +1,9 @@
 -- What the chunks of a repair-all look up by normalised email, found once for the whole
 -- job (one pass over users and enrollments) instead of once per chunk: per therapist,
 -- - 'unlinked_ids': the enrollments without user_id whose normalised email is the
---   therapist's (SPEC §2, its unlinked enrollments);
+--   therapist's (docs/rules.md §2, its unlinked enrollments);
 -- - 'twin_ids': the users whose email is another spelling of the therapist's, in a
---   group that is a duplicate-user (SPEC §3).
+--   group that is a duplicate-user (docs/rules.md §3).
 -- Each chunk then reads its therapists' rows by key (therapist_state.sql under
 -- consistency.checks.BY_JOB_KEYS), which checks them again as they are then, so its
 -- cost does not grow with the tables. Rows added after the job started are the next

@@ -1,4 +1,4 @@
--- SPEC §3 duplicate-user: every user in a group of two or more users whose
+-- docs/rules.md §3 duplicate-user: every user in a group of two or more users whose
 -- normalised emails are equal, for the groups that hold a therapist. Counts users.
 select coalesce(sum(members), 0)
 from (

@@ -1,4 +1,4 @@
--- SPEC §3 orphan-enrollment: an approved enrollment, canonical among the enrollments
+-- docs/rules.md §3 orphan-enrollment: an approved enrollment, canonical among the enrollments
 -- of its normalised email, whose user_id is NULL and whose normalised email matches
 -- no user. One row per such enrollment: the metrics count them, a repair logs them.
 with orphan_email as (

@@ -1,4 +1,4 @@
--- The orphan enrollments of SPEC §3, one row per problem to log after a repair of
+-- The orphan enrollments of docs/rules.md §3, one row per problem to log after a repair of
 -- everyone (interventions.log logs each once): the orphan's normalised email.
 -- repair_orphans holds the rows of consistency/sql/orphan_enrollments.sql.
 select

@@ -1,4 +1,4 @@
--- The marketplace's therapist tables, as the platform creates them (SPEC §1).
+-- The marketplace's therapist tables, as the platform creates them (docs/rules.md §1).
 --
 -- Production never runs this file: opsdash never migrates the platform database.
 -- Tests and the demo run it to create the tables in a database that lacks them.

@@ -1,4 +1,4 @@
--- Write a repair plan (SPEC §4): one UPDATE per table for the therapists of
+-- Write a repair plan (docs/rules.md §4): one UPDATE per table for the therapists of
 -- repair_plan, the temporary table that holds consistency/sql/repair_plan.sql for a
 -- chunk, restricted by the plan filter (everyone in it, or one therapist when a
 -- failed chunk falls back to one at a time).

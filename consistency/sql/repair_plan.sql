@@ -1,5 +1,5 @@
--- What a repair writes (SPEC §4): one row per therapist with the canonical value of
--- each field, whether the field is to be fixed (its check of SPEC §3 fails and the
+-- What a repair writes (docs/rules.md §4): one row per therapist with the canonical value of
+-- each field, whether the field is to be fixed (its check of docs/rules.md §3 fails and the
 -- rule yields a value) and, per written column, whether that column changes.
 --
 -- The state CTE is consistency/sql/therapist_state.sql restricted by one of the fixed
@@ -13,7 +13,7 @@ canonical as (
     select
         s.*,
         -- An unlinked canonical enrollment whose normalised email several users share
-        -- (duplicate-user) may belong to either of them: a human decides (SPEC §3), so
+        -- (duplicate-user) may belong to either of them: a human decides (docs/rules.md §3), so
         -- nothing is written for such a therapist. Otherwise twins repaired in
         -- different chunks would copy each other's values through the shared row.
         (s.duplicate_user and s.e_id is not null and s.e_user_id is null) as ambiguous,
@@ -39,13 +39,13 @@ canonical as (
         -- alone while pending (every magic-link sign-in verifies the user).
         s.e_status = 'approved' as new_p_is_verified,
         case s.e_status when 'approved' then true when 'rejected' then false end as new_u_is_verified,
-        -- specializations: the enrollment's list (SPEC §3: the array, else the
+        -- specializations: the enrollment's list (docs/rules.md §3: the array, else the
         -- normalised legacy text), else the profile's. The legacy text is never written.
         case when cardinality(s.e_list) > 0 then s.e_list else s.p_specializations end as new_specializations
     from state s
 ),
 fix as (
-    -- Only fields whose check fails are written (SPEC §4); a check that is NULL (no
+    -- Only fields whose check fails are written (docs/rules.md §4); a check that is NULL (no
     -- enrollment or no profile to compare) writes nothing.
     select
         c.*,

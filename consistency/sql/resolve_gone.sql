@@ -1,4 +1,4 @@
--- Resolve the open interventions whose problem is gone (SPEC §4), for the therapists of
+-- Resolve the open interventions whose problem is gone (docs/rules.md §4), for the therapists of
 -- repair_after: consistency/sql/therapist_state.sql's columns as they stand after the
 -- repair's own writes, so a problem the run just fixed counts as gone. Resolved by
 -- 'opsdash' with a note. entity_id is the therapist's normalised email; the platform

@@ -1,5 +1,5 @@
 -- Resolve the open orphan-enrollment interventions whose email no longer has an orphan
--- enrollment (SPEC §3, §4), after a repair of everyone; resolved by 'opsdash' with a
+-- enrollment (docs/rules.md §3, §4), after a repair of everyone; resolved by 'opsdash' with a
 -- note. repair_orphans holds the rows of consistency/sql/orphan_enrollments.sql.
 update manual_intervention_log l set
     resolved = true,

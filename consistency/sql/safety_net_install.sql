@@ -1,11 +1,11 @@
--- The safety-net triggers (SPEC §5): the platform team's PHASE-1-SAFETY-NET.sql
--- propagation, with the linking of SPEC §2 and without its gaps.
+-- The safety-net triggers (docs/rules.md §5): the platform team's PHASE-1-SAFETY-NET.sql
+-- propagation, with the linking of docs/rules.md §2 and without its gaps.
 --
 -- What propagates, on UPDATE only (as the original):
 --   avatar      users.avatar_url <-> enrollment / profile profile_image_url, all three ways
 --   bio, experience_years        enrollment <-> profile, both ways
 --   status      enrollment -> profile verification_status and is_verified,
---               user is_verified (SPEC §4: true when approved, false when rejected)
+--               user is_verified (docs/rules.md §4: true when approved, false when rejected)
 --
 -- How it differs from the original:
 --   * A therapist is a users row with user_type 'therapist'; an enrollment belongs to it
@@ -20,7 +20,7 @@
 --   * The value propagated is re-read from the row, not taken from NEW: when one
 --     statement changes two of the tables, the later trigger sees that the earlier one
 --     already overwrote its row and agrees with it instead of fighting it.
---   * Status no longer touches users.is_active: SPEC §4 takes it from the enrollment's
+--   * Status no longer touches users.is_active: docs/rules.md §4 takes it from the enrollment's
 --     is_active, never from the status.
 --   * On any error: RAISE WARNING, one intervention in manual_intervention_log (§4:
 --     once while an unresolved one is open), and the original UPDATE still commits.
@@ -47,7 +47,7 @@ create index if not exists opsdash_enrollments_unlinked_email_idx
     on therapist_enrollments (lower(btrim(email))) where user_id is null;
 
 
--- Linking (SPEC §2) -----------------------------------------------------------------
+-- Linking (docs/rules.md §2) -----------------------------------------------------------------
 
 -- The canonical enrollment of a therapist: among the enrollments linked by user_id and
 -- the unlinked ones with its normalised email, the approved one updated last, else the
@@ -104,7 +104,7 @@ end
 $body$;
 
 
--- Failure log (SPEC §1, §4) --------------------------------------------------------
+-- Failure log (docs/rules.md §1, §4) --------------------------------------------------------
 
 -- Log a failed propagation once: no new row while an unresolved one with the same
 -- operation and entity_id is open. Callers run it in a BEGIN/EXCEPTION block of their
@@ -224,7 +224,7 @@ $body$;
 
 -- Bio and experience: enrollment <-> profile ---------------------------------------------
 -- Only the columns this UPDATE changed propagate, so a pre-existing difference in the
--- other one is left to the repair. experience_years is written only where SPEC §3 sees a
+-- other one is left to the repair. experience_years is written only where docs/rules.md §3 sees a
 -- difference: an unknown enrollment value (NULL or 0) never overwrites a profile's
 -- positive one.
 
@@ -316,7 +316,7 @@ end
 $body$;
 
 
--- Status: enrollment -> profile and user (SPEC §4 verification) ----------------------------
+-- Status: enrollment -> profile and user (docs/rules.md §4 verification) ----------------------------
 
 create or replace function opsdash_sync_verification()
 returns trigger
@@ -339,7 +339,7 @@ begin
         for v_user_id, v_entity in
             select t.user_id, t.norm_email from opsdash_enrollment_therapists(new.id, new.user_id, new.email) t
         loop
-            -- A legacy 'verified' profile already agrees with 'approved' (SPEC §3).
+            -- A legacy 'verified' profile already agrees with 'approved' (docs/rules.md §3).
             update therapist_profiles p
             set verification_status = v_status,
                 is_verified = (v_status = 'approved'),

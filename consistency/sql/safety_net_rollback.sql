@@ -1,4 +1,4 @@
--- Remove the safety net (SPEC §5): every trigger, function and index that
+-- Remove the safety net (docs/rules.md §5): every trigger, function and index that
 -- safety_net_install.sql creates, and nothing else. manual_intervention_log stays: it
 -- holds the failures a human still has to handle. Idempotent (IF EXISTS throughout).
 

@@ -3,9 +3,9 @@
 -- Everything is generated in the database, set-based, from generate_series: the
 -- values are pseudo-random but come from hashtextextended(tag || i, seed), so a seed
 -- always gives the same rows (timestamps are relative to the day of seeding).
--- Each kind of drift of SPEC §3 hits about RATE of the therapists on its own;
+-- Each kind of drift of docs/rules.md §3 hits about RATE of the therapists on its own;
 -- link problems a fifth of that, but unlinked enrollments as often as drift (older
--- rows often lack user_id, SPEC §1).
+-- rows often lack user_id, docs/rules.md §1).
 
 create or replace function pg_temp.rnd(seed bigint, i bigint, tag text) returns float8
 language sql immutable as $$
@@ -86,7 +86,7 @@ update seed_plan set
     updated_at = date_trunc('day', now()) - make_interval(days => floor(r_age * 900)::int, secs => i);
 
 -- Every therapist's account. Emails are stored as typed: some in another case or
--- with a trailing space (SPEC §1: magic-link sign-in keeps the raw email).
+-- with a trailing space (docs/rules.md §1: magic-link sign-in keeps the raw email).
 insert into users (id, email, full_name, user_type, is_verified, is_active, avatar_url, phone, credits,
                    created_at, updated_at)
 select user_id,

@@ -1,4 +1,4 @@
--- One row per therapist: the three rows side by side, each check of SPEC §3 and each
+-- One row per therapist: the three rows side by side, each check of docs/rules.md §3 and each
 -- link problem. The same statement serves one therapist, a chunk and all of them:
 -- the filter of the first CTE is one of the fixed fragments of consistency.checks,
 -- with its values bound as parameters. The unlinked-enrollment and twin filters narrow
@@ -8,14 +8,14 @@
 -- bound value inside the comment, where a newline in the value ends the comment and
 -- the rest of the value runs as SQL.)
 with therapist as (
-    -- SPEC §2: a therapist is a users row with user_type 'therapist'.
+    -- docs/rules.md §2: a therapist is a users row with user_type 'therapist'.
     select u.id, u.email, lower(btrim(u.email)) as norm_email, u.full_name,
            u.is_verified, u.is_active, u.avatar_url, u.xmin as u_xmin
     from users u
     where u.user_type = 'therapist' and ({therapist_filter})
 ),
 unlinked as (
-    -- SPEC §2: the unlinked enrollments (user_id NULL) whose normalised email is a
+    -- docs/rules.md §2: the unlinked enrollments (user_id NULL) whose normalised email is a
     -- therapist's. One row per normalised email: how many there are, and the first in
     -- the canonical order (approved first, then the latest updated_at, then the
     -- greatest id).
@@ -36,7 +36,7 @@ unlinked as (
     order by e.norm_email, (e.status = 'approved') desc, e.updated_at desc, e.id desc
 ),
 duplicate_email as (
-    -- SPEC §3 duplicate-user: the therapists' normalised emails that two or more users
+    -- docs/rules.md §3 duplicate-user: the therapists' normalised emails that two or more users
     -- (of any type) share. users.email is unique, so at most one user of such a group
     -- has an email that is already normalised: every group holds a user whose email is
     -- not, and only those few users need grouping. A group of one such user is a
@@ -55,8 +55,8 @@ duplicate_email as (
        or exists (select 1 from users x where x.email = g.norm_email and lower(btrim(x.email)) = g.norm_email)
 ),
 ranked as (
-    -- SPEC §2: a therapist's enrollments are the one linked by user_id (user_id is
-    -- unique, SPEC §1) and the unlinked ones of its normalised email. The canonical one
+    -- docs/rules.md §2: a therapist's enrollments are the one linked by user_id (user_id is
+    -- unique, docs/rules.md §1) and the unlinked ones of its normalised email. The canonical one
     -- comes first in the order above, so it is the linked one or the first unlinked
     -- one; only a therapist that has both needs them compared.
     select
@@ -114,7 +114,7 @@ joined as (
         p.profile_image_url as p_profile_image_url,
         p.verification_status as p_verification_status,
         p.is_verified as p_is_verified,
-        -- SPEC §3: the enrollment's list is specializations when non-empty, else the
+        -- docs/rules.md §3: the enrollment's list is specializations when non-empty, else the
         -- legacy text normalised (JSON array, or items split on commas or semicolons;
         -- each trimmed with inner white space collapsed; empty items and
         -- case-insensitive duplicates dropped, first spelling kept; order kept).
@@ -170,7 +170,7 @@ joined as (
 ),
 checked as (
     -- Field checks are evaluated only where the therapist has a canonical enrollment
-    -- and a profile (SPEC §3); elsewhere they are NULL, "not applicable".
+    -- and a profile (docs/rules.md §3); elsewhere they are NULL, "not applicable".
     select
         j.*,
         -- avatar: all three equal, placeholder = NULL.

@@ -24,7 +24,7 @@ def stored_value(value):
     """
     Render a platform value so that NULL, an empty string and the placeholder differ.
 
-    SPEC §3 compares with IS NOT DISTINCT FROM: an empty string is not NULL, and the
+    docs/rules.md §3 compares with IS NOT DISTINCT FROM: an empty string is not NULL, and the
     page has to show why two cells that look blank disagree.
     """
     if value is None:

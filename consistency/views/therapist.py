@@ -122,7 +122,7 @@ def _therapist_url(email, **params):
 @permission_required("consistency.run_jobs", raise_exception=True)
 @require_POST
 def create_profile(request):
-    """Create the missing profile of a therapist from its canonical enrollment (SPEC §4), as previewed."""
+    """Create the missing profile of a therapist from its canonical enrollment (docs/rules.md §4), as previewed."""
     email = request.POST.get("email", "")
     try:
         profile_id = jobs.create_missing_profile(request.user, email, request.POST.get("licensed_qualification", ""))

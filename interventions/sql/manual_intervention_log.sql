@@ -1,4 +1,4 @@
--- The platform team's log of failed syncs (SPEC §1, GRACEFUL-DEGRADATION-PATTERN).
+-- The platform team's log of failed syncs (docs/rules.md §1, GRACEFUL-DEGRADATION-PATTERN).
 -- Production may lack it: this is idempotent, creates only the table and its index,
 -- and never drops anything.
 create table if not exists manual_intervention_log (

@@ -57,4 +57,4 @@ def test_legend_says_in_words_which_value_a_resync_keeps(live_server, sign_in, o
     page.goto(live_server.url + "/therapists/?email=anna@example.com")
     legend = page.locator(".legend")
     expect(legend).to_contain_text("holds the value a resync keeps: the source of truth in the last column")
-    expect(page.locator("main")).not_to_contain_text("SPEC")
+    expect(page.locator("main")).not_to_contain_text("§")

@@ -1,5 +1,5 @@
 """
-The checks engine against real PostgreSQL: every rule of SPEC §2 and §3.
+The checks engine against real PostgreSQL: every rule of docs/rules.md §2 and §3.
 
 Each test builds one situation in the platform tables (created from the shipped SQL)
 and reads the therapist's state back through consistency.checks, as the dashboard,
@@ -46,7 +46,7 @@ def assert_only_failing(state, check):
 
 
 # ---------------------------------------------------------------------------
-# A consistent therapist, and who counts as a therapist (SPEC §2)
+# A consistent therapist, and who counts as a therapist (docs/rules.md §2)
 # ---------------------------------------------------------------------------
 
 
@@ -121,7 +121,7 @@ def test_models_tolerate_the_platform_columns_they_do_not_map():
 
 
 # ---------------------------------------------------------------------------
-# Email normalisation and linking (SPEC §2)
+# Email normalisation and linking (docs/rules.md §2)
 # ---------------------------------------------------------------------------
 
 
@@ -186,7 +186,7 @@ def test_id_range_excludes_its_lower_bound():
 
 
 # ---------------------------------------------------------------------------
-# The canonical enrollment among duplicates (SPEC §2)
+# The canonical enrollment among duplicates (docs/rules.md §2)
 # ---------------------------------------------------------------------------
 
 
@@ -298,7 +298,7 @@ def test_checks_compare_the_canonical_enrollment_not_the_duplicates(duplicate_en
 
 
 # ---------------------------------------------------------------------------
-# avatar (SPEC §3): three equal, placeholder = NULL
+# avatar (docs/rules.md §3): three equal, placeholder = NULL
 # ---------------------------------------------------------------------------
 
 
@@ -354,7 +354,7 @@ def test_avatar_empty_string_differs_from_no_image():
 
 
 # ---------------------------------------------------------------------------
-# bio (SPEC §3): NULL-safe equality
+# bio (docs/rules.md §3): NULL-safe equality
 # ---------------------------------------------------------------------------
 
 
@@ -385,7 +385,7 @@ def test_bio_empty_string_differs_from_null():
 
 
 # ---------------------------------------------------------------------------
-# experience (SPEC §3): equal, or the enrollment's unknown (NULL/0) and the profile's > 0
+# experience (docs/rules.md §3): equal, or the enrollment's unknown (NULL/0) and the profile's > 0
 # ---------------------------------------------------------------------------
 
 
@@ -420,7 +420,7 @@ def test_experience_is_inconsistent(enrollment_years, profile_years):
 
 
 # ---------------------------------------------------------------------------
-# verification (SPEC §3)
+# verification (docs/rules.md §3)
 # ---------------------------------------------------------------------------
 
 
@@ -480,7 +480,7 @@ def test_verification_is_inconsistent(status, profile_status, profile_verified, 
 
 
 # ---------------------------------------------------------------------------
-# active and name (SPEC §3): NULL-safe equality of user and enrollment
+# active and name (docs/rules.md §3): NULL-safe equality of user and enrollment
 # ---------------------------------------------------------------------------
 
 
@@ -520,7 +520,7 @@ def test_name_comparison_is_case_sensitive():
 
 
 # ---------------------------------------------------------------------------
-# specializations (SPEC §3): case-insensitive sets, NULL = empty, legacy text normalised
+# specializations (docs/rules.md §3): case-insensitive sets, NULL = empty, legacy text normalised
 # ---------------------------------------------------------------------------
 
 
@@ -656,7 +656,7 @@ def test_empty_legacy_text_matches_a_profile_without_specializations():
 
 
 # ---------------------------------------------------------------------------
-# Field checks only where there is a canonical enrollment and a profile (SPEC §3)
+# Field checks only where there is a canonical enrollment and a profile (docs/rules.md §3)
 # ---------------------------------------------------------------------------
 
 
@@ -674,7 +674,7 @@ def test_field_checks_are_not_applicable_without_an_enrollment():
 
 
 # ---------------------------------------------------------------------------
-# Link problems (SPEC §3)
+# Link problems (docs/rules.md §3)
 # ---------------------------------------------------------------------------
 
 
@@ -801,7 +801,7 @@ def test_enrollment_that_is_not_an_orphan(situation):
 
 
 # ---------------------------------------------------------------------------
-# Metrics over everyone (SPEC §7)
+# Metrics over everyone (docs/rules.md §7)
 # ---------------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""consistency_report: the metrics as a table or one JSON object (SPEC §7), writing nothing."""
+"""consistency_report: the metrics as a table or one JSON object (docs/rules.md §7), writing nothing."""
 
 import json
 from datetime import datetime, timedelta

@@ -1,5 +1,5 @@
 """
-One email normalisation: SPEC §2's lower(btrim(email)), computed by PostgreSQL only.
+One email normalisation: docs/rules.md §2's lower(btrim(email)), computed by PostgreSQL only.
 
 btrim() trims spaces and nothing else, so a stored email with a tab, a newline or a
 non-breaking space keeps it, and the same text finds it again on every path: the

@@ -1,5 +1,5 @@
 """
-Every intervention opsdash logs has a JSON object as its payload (SPEC §1), read back with
+Every intervention opsdash logs has a JSON object as its payload (docs/rules.md §1), read back with
 raw SQL through psycopg's own jsonb loader; and the repair of the rows it once wrote as a
 JSON string holding JSON changes those rows and no other.
 """

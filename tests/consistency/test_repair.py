@@ -1,4 +1,4 @@
-"""The repair rules of SPEC §4, against the real PostgreSQL tables."""
+"""The repair rules of docs/rules.md §4, against the real PostgreSQL tables."""
 
 from datetime import timedelta
 

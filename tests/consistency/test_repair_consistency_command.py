@@ -1,4 +1,4 @@
-"""`python manage.py repair_consistency [--dry-run] [--email EMAIL] [--sync]` (SPEC §7)."""
+"""`python manage.py repair_consistency [--dry-run] [--email EMAIL] [--sync]` (docs/rules.md §7)."""
 
 import os
 import subprocess

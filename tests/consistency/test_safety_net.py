@@ -1,5 +1,5 @@
 """
-The safety-net triggers against a real PostgreSQL (SPEC §5).
+The safety-net triggers against a real PostgreSQL (docs/rules.md §5).
 
 Most tests install the safety net inside the test's transaction: the triggers fire
 there as they would in production, and the DDL is rolled back with the test. Tests
@@ -203,7 +203,7 @@ def test_unknown_enrollment_experience_keeps_the_profile_experience(ann):
     _, enrollment, profile = ann
     update(enrollment, experience_years=0)
 
-    # SPEC §3: an enrollment's 0 means "unknown" and agrees with the profile's 5.
+    # docs/rules.md §3: an enrollment's 0 means "unknown" and agrees with the profile's 5.
     profile = fresh(profile)
     assert profile.experience_years == 5
     assert profile.updated_at == LONG_AGO
@@ -233,7 +233,7 @@ def test_rejection_unverifies_profile_and_user(ann):
     profile = fresh(profile)
     assert (profile.verification_status, profile.is_verified) == ("rejected", False)
     assert fresh(user).is_verified is False
-    # Unlike the original script, a rejection leaves the account active (SPEC §4).
+    # Unlike the original script, a rejection leaves the account active (docs/rules.md §4).
     assert fresh(user).is_active is True
 
 
@@ -260,7 +260,7 @@ def test_legacy_verified_profile_is_left_alone_on_approval(installed):
     assert profile.updated_at == LONG_AGO
 
 
-# Linking (SPEC §2) ---------------------------------------------------------------------
+# Linking (docs/rules.md §2) ---------------------------------------------------------------------
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The intervention log rules of SPEC §4: logged once while unresolved, resolved when gone."""
+"""The intervention log rules of docs/rules.md §4: logged once while unresolved, resolved when gone."""
 
 import queue
 import threading

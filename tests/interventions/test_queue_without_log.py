@@ -1,4 +1,4 @@
-"""The intervention pages where the platform has no manual_intervention_log yet (SPEC §1 allows it)."""
+"""The intervention pages where the platform has no manual_intervention_log yet (docs/rules.md §1 allows it)."""
 
 import pytest
 from django.db import connections

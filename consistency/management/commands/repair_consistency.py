@@ -23,7 +23,7 @@ def _format_counts(rows_changed):
 
 class Command(BaseCommand):
     help = (
-        "Repair the therapists' rows (SPEC §4): everyone, or the therapist with --email. "
+        "Repair the therapists' rows (docs/rules.md §4): everyone, or the therapist with --email. "
         "Queued to Celery unless --sync; --dry-run writes nothing and reports what would change."
     )
 

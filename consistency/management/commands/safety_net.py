@@ -30,7 +30,7 @@ def format_status(current):
 
 class Command(BaseCommand):
     help = (
-        "Install, roll back or show the safety-net triggers in the platform database (SPEC §5). "
+        "Install, roll back or show the safety-net triggers in the platform database (docs/rules.md §5). "
         "install and rollback each run in one transaction and can be repeated."
     )
 
