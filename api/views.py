@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from consistency import jobs
 from consistency.checks import normalise_email, states_for_email
 from consistency.models import JobRun, MetricSnapshot
+from consistency.permissions import RUN_JOBS
 from interventions.filters import InterventionFilter
 from interventions.queue import unresolved
 
@@ -37,7 +38,7 @@ class CanRunJobs(permissions.BasePermission):
     message = "Starting jobs needs the permission consistency.run_jobs (the Operators group)."
 
     def has_permission(self, request, view):
-        return request.user.has_perm("consistency.run_jobs")
+        return request.user.has_perm(RUN_JOBS)
 
 
 class LatestMetrics(APIView):

@@ -13,10 +13,11 @@ from pathlib import Path
 from django.db import connections, transaction
 from django.utils import timezone
 
+from opsdash.db import PLATFORM_DB, fetch_dicts
+
 from . import catalogue
 from .catalogue import CHECKS, LINK_PROBLEMS
 
-PLATFORM_DB = "platform"
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 
 # The fixed WHERE fragments of therapist_state.sql; values are always bound.
@@ -114,11 +115,6 @@ class TherapistState:
         return catalogue.failing(self.row, LINK_PROBLEMS)
 
 
-def _fetch_dicts(cursor):
-    columns = [col.name for col in cursor.description]
-    return [dict(zip(columns, values)) for values in cursor.fetchall()]
-
-
 def apply_state_settings(cursor, therapist_filter):
     """Apply the settings of therapist_state.sql under this filter to the rest of the transaction."""
     settings = ALL_THERAPISTS_SETTINGS if therapist_filter == ALL_THERAPISTS else STATE_SETTINGS
@@ -132,7 +128,7 @@ def therapist_states(therapist_filter=ALL_THERAPISTS, params=None, using=PLATFOR
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         apply_state_settings(cursor, therapist_filter)
         cursor.execute(sql, params or {})
-        return [TherapistState(row) for row in _fetch_dicts(cursor)]
+        return [TherapistState(row) for row in fetch_dicts(cursor)]
 
 
 def states_for_ids(ids, using=PLATFORM_DB):
@@ -179,7 +175,7 @@ def compute_metrics(using=PLATFORM_DB, failing=None):
         apply_state_settings(cursor, ALL_THERAPISTS)
         if failing is None:
             cursor.execute(_metrics_sql())
-            row = _fetch_dicts(cursor)[0]
+            row = fetch_dicts(cursor)[0]
         else:
             cursor.execute("select count(*) from users where user_type = 'therapist'")
             therapists = cursor.fetchone()[0]

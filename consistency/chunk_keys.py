@@ -10,7 +10,9 @@ from uuid import UUID
 
 from django.db import connections, transaction
 
-from .checks import ALL_THERAPISTS, PLATFORM_DB, apply_state_settings, load_sql
+from opsdash.db import PLATFORM_DB
+
+from .checks import ALL_THERAPISTS, apply_state_settings, load_sql
 
 KINDS = ("unlinked_ids", "twin_ids")
 

@@ -26,7 +26,6 @@ from .checks import normalise_email, states_for_email
 from .models import ACTIVE_STATES, AuditAction, JobEvent, JobKind, JobRun, JobState, TherapistProfile
 from .models.audit import record
 
-
 # The longest an email address can be (RFC 5321's path limit, as Django's validator).
 MAX_EMAIL_LENGTH = 254
 

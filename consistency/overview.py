@@ -19,6 +19,7 @@ from interventions.queue import unresolved_count
 from . import safety_net
 from .catalogue import CHECKS, LINK_PROBLEMS, THERAPIST_PROBLEMS
 from .models import FINISHED_STATES, PENDING_ATTEMPT_STATES, AttemptState, JobRun, MetricSnapshot, SnapshotAttempt
+
 # The refresh rates a user may pick for the live overview, in seconds (0: paused).
 REFRESH_RATES = (0, 5, 15, 30, 60)
 DEFAULT_REFRESH_RATE = 15

@@ -21,9 +21,10 @@ from psycopg import sql
 
 from interventions.payloads import repair_payloads
 from interventions.schema import DDL as INTERVENTION_LOG_DDL
+from opsdash.db import PLATFORM_DB
 
 from . import safety_net
-from .checks import PLATFORM_DB, load_sql
+from .checks import load_sql
 
 RECOMMENDED_INDEXES_SQL = "recommended_indexes.sql"
 GRANTS_SQL = "app_role_grants.sql"

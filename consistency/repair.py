@@ -31,6 +31,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from psycopg import errors as pg_errors
 
 from interventions.log import THERAPIST_SYNC, log_interventions, unlogged
+from opsdash.db import PLATFORM_DB
 
 from . import catalogue
 from .checks import (
@@ -38,7 +39,6 @@ from .checks import (
     BY_ID_RANGE,
     BY_IDS,
     BY_NORMALISED_EMAIL,
-    PLATFORM_DB,
     apply_state_settings,
     load_sql,
     normalise_email,
@@ -204,11 +204,6 @@ def _is_connection_error(exc):
     return isinstance(exc, (OperationalError, InterfaceError))
 
 
-def _tune(cursor, therapist_filter):
-    """Set the rest of this transaction up as the therapist-state statement under this filter wants it."""
-    apply_state_settings(cursor, therapist_filter)
-
-
 def _read_by_key(cursor, on):
     """
     Turn sequential scans off (or on again) for the rest of a keyed chunk's transaction.
@@ -345,7 +340,7 @@ def after_plan():
 
 def _repair_once(therapist_filter, params, job_id, using, keyed):
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
-        _tune(cursor, therapist_filter)
+        apply_state_settings(cursor, therapist_filter)
         # "on commit drop" ends these with the transaction; the drop covers a repair
         # nested in a longer transaction (a test, a resync inside a request).
         cursor.execute("drop table if exists pg_temp.repair_plan, pg_temp.repair_written, pg_temp.repair_after")
@@ -538,7 +533,7 @@ def count_changes(therapist_filter, params, using=PLATFORM_DB, keyed=False):
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         # Read-only: PostgreSQL itself refuses any write a dry run might attempt.
         cursor.execute("set transaction read only")
-        _tune(cursor, therapist_filter)
+        apply_state_settings(cursor, therapist_filter)
         cursor.execute(_dry_run_sql(therapist_filter, keyed), params)
         return _result_from_counts(_fetch_dict(cursor))
 
@@ -567,7 +562,7 @@ def log_orphan_enrollments(job_id=None, using=PLATFORM_DB):
     note = f"No orphan enrollment left for this email. {RESOLVED_NOTE}"
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         # A pass over every enrollment, as the metrics of everyone are.
-        _tune(cursor, ALL_THERAPISTS)
+        apply_state_settings(cursor, ALL_THERAPISTS)
         # Computed once into a table the planner knows the size of: estimated at a few
         # hundred rows, the orphans were compared with every open intervention in a
         # nested loop (two minutes at 1,000,000 therapists instead of seconds).

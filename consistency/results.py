@@ -11,9 +11,11 @@ import psycopg
 from django.db import connections, transaction
 from django.db.models import Count
 
-from .checks import ALL_THERAPISTS, BY_IDS, PLATFORM_DB, state_sql
-from .models import TherapistResult
+from opsdash.db import PLATFORM_DB
+
 from .catalogue import THERAPIST_PROBLEMS
+from .checks import ALL_THERAPISTS, BY_IDS, state_sql
+from .models import TherapistResult
 from .models.results import failing_condition
 
 RESULT_DB = "default"

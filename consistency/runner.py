@@ -27,7 +27,6 @@ from .models import (
     JobEvent,
     JobRun,
     JobState,
-    MetricSnapshot,
 )
 from .snapshots import after_repair
 
@@ -242,10 +241,7 @@ def finish_repair_all(job_id):
 
 
 def _metrics_after(job):
-    snapshot = after_repair(job=job)
-    if not isinstance(snapshot, MetricSnapshot):
-        snapshot = MetricSnapshot.objects.filter(job=job).order_by("-taken_at").first()
-    return snapshot.as_metrics() if snapshot else compute_metrics()
+    return after_repair(job=job).as_metrics()
 
 
 def _outcome(job, chunks, skipped, failed):

@@ -20,8 +20,9 @@ from django.db import connections, transaction
 from psycopg import sql
 
 from interventions.schema import ensure_intervention_log
+from opsdash.db import PLATFORM_DB
 
-from .checks import PLATFORM_DB, load_sql
+from .checks import load_sql
 from .schema import platform_tables_exist
 
 INSTALL_SQL = "safety_net_install.sql"

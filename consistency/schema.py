@@ -3,8 +3,9 @@
 from django.db import connections
 
 from interventions.schema import ensure_intervention_log
+from opsdash.db import PLATFORM_DB
 
-from .checks import PLATFORM_DB, load_sql
+from .checks import load_sql
 
 
 def create_platform_tables(using=PLATFORM_DB):

@@ -5,7 +5,9 @@ import time
 from django.db import connections, transaction
 from django.utils import timezone
 
-from .checks import PLATFORM_DB, compute_metrics
+from opsdash.db import PLATFORM_DB
+
+from .checks import compute_metrics
 from .models import AttemptState, MetricSnapshot, SnapshotAttempt, SnapshotSource
 from .results import failing_counts, refresh_results
 

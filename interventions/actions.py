@@ -15,8 +15,7 @@ from django.utils import timezone
 from consistency import jobs as job_api
 from consistency.models import AuditAction
 from consistency.models.audit import record
-
-PLATFORM_DB = "platform"
+from opsdash.db import PLATFORM_DB
 
 # Resolve only what is still open: two operators resolving the same item at once
 # resolve it once, and the rows returned say exactly which ones this call resolved.

@@ -6,6 +6,8 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
+from consistency.permissions import RUN_JOBS
+
 from . import actions
 from .models import Intervention
 
@@ -41,7 +43,7 @@ class InterventionAdmin(admin.ModelAdmin):
         return request.user.has_perm("interventions.resolve_intervention")
 
     def has_retry_permission(self, request):
-        return self.has_resolve_permission(request) and request.user.has_perm("consistency.run_jobs")
+        return self.has_resolve_permission(request) and request.user.has_perm(RUN_JOBS)
 
     @admin.display(description="error")
     def short_error(self, obj):

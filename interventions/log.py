@@ -21,7 +21,8 @@ import json
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, transaction
 
-PLATFORM_DB = "platform"
+from opsdash.db import PLATFORM_DB
+
 OPSDASH = "opsdash"
 
 # Operations the platform and opsdash log for a sync that failed. A repair resolves

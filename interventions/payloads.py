@@ -23,7 +23,8 @@ from pathlib import Path
 
 from django.db import connections, transaction
 
-PLATFORM_DB = "platform"
+from opsdash.db import PLATFORM_DB
+
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 
 _LINK_PROBLEM_KEYS = frozenset({"user_id", "email", "enrollment_id", "profile_id", "enrollments", "job"})

@@ -11,6 +11,7 @@ from django_tables2 import RequestConfig
 from availability import guard
 from consistency.checks import intervention_log_exists
 from consistency.models import MetricSnapshot
+from consistency.permissions import RUN_JOBS
 
 from . import actions, queue, selection
 from .filters import InterventionFilter
@@ -21,7 +22,6 @@ from .tables import InterventionGroupTable
 PER_PAGE = 25
 RESOLVE_PERMISSION = "interventions.resolve_intervention"
 # A retry queues a resync: it needs the right to run jobs as well.
-RUN_JOBS = "consistency.run_jobs"
 DONE = {
     "resolve": "Resolved {n} intervention{s}.",
     "note": "Added the note to {n} intervention{s}.",

@@ -1,3 +1,6 @@
+from opsdash.db import PLATFORM_DB
+
+
 class PlatformRouter:
     """
     Send the marketplace's tables to the "platform" database and never migrate it.
@@ -5,7 +8,7 @@ class PlatformRouter:
     A model belongs to the platform when its class sets ``platform_table = True``.
     """
 
-    alias = "platform"
+    alias = PLATFORM_DB
 
     def _is_platform(self, model):
         return getattr(model, "platform_table", False)

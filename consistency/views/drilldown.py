@@ -6,12 +6,13 @@ from django.shortcuts import render
 from django.utils import timezone
 from django_tables2 import RequestConfig
 
+from consistency.permissions import RUN_JOBS
 from opsdash.middleware import polled
 
+from ..catalogue import THERAPIST_PROBLEMS
 from ..exports import stream_results_csv
 from ..filters import TherapistResultFilter
 from ..models import JobRun, TherapistResult
-from ..catalogue import THERAPIST_PROBLEMS
 from ..overview import latest_snapshot
 from ..results import failing
 from ..tables import TherapistResultTable
@@ -30,7 +31,7 @@ def drilldown(request, problem):
     """List the therapists failing a check, filtered, sorted and paged; export them as CSV."""
     _problem_or_404(problem)
     filterset = TherapistResultFilter(request.GET, queryset=failing(problem))
-    table = TherapistResultTable(filterset.qs, problem=problem, can_resync=request.user.has_perm("consistency.run_jobs"))
+    table = TherapistResultTable(filterset.qs, problem=problem, can_resync=request.user.has_perm(RUN_JOBS))
     RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
     if request.GET.get("_export") == "csv":
         return stream_results_csv(table, f"{problem}-{timezone.now():%Y%m%d-%H%M}.csv")
@@ -45,7 +46,7 @@ def row_context(request, problem, therapist_id, job=None, error=None):
     result = failing(problem).filter(therapist_id=therapist_id).first()
     record = result or TherapistResult.objects.filter(therapist_id=therapist_id).first()
     table = TherapistResultTable(
-        [result] if result else [], problem=problem, can_resync=request.user.has_perm("consistency.run_jobs")
+        [result] if result else [], problem=problem, can_resync=request.user.has_perm(RUN_JOBS)
     )
     table.request = request
     return {

@@ -8,6 +8,7 @@ from kombu.exceptions import KombuError
 
 from availability import guard
 from availability.models import Service
+from consistency.permissions import RUN_JOBS
 from opsdash.middleware import polled
 
 from .. import overview
@@ -60,7 +61,7 @@ def overview_live(request):
 
 
 @login_required
-@permission_required("consistency.run_jobs", raise_exception=True)
+@permission_required(RUN_JOBS, raise_exception=True)
 @require_POST
 def refresh_snapshot(request):
     """

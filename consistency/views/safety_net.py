@@ -3,9 +3,9 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.db import DatabaseError
-from psycopg.errors import InsufficientPrivilege
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
+from psycopg.errors import InsufficientPrivilege
 
 from availability import guard
 

@@ -3,16 +3,18 @@
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.http import Http404
 from django.contrib.auth.decorators import login_required, permission_required
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from consistency.permissions import RUN_JOBS
+
 from .. import jobs, therapists
+from ..catalogue import THERAPIST_PROBLEMS
 from ..checks import normalise_email, states_for_email
 from ..models import JobKind, JobRun
-from ..catalogue import THERAPIST_PROBLEMS
 from .drilldown import row_context
 
 
@@ -89,7 +91,7 @@ def therapist_live(request):
 
 
 @login_required
-@permission_required("consistency.run_jobs", raise_exception=True)
+@permission_required(RUN_JOBS, raise_exception=True)
 @require_POST
 def resync(request):
     """
@@ -119,7 +121,7 @@ def _therapist_url(email, **params):
 
 
 @login_required
-@permission_required("consistency.run_jobs", raise_exception=True)
+@permission_required(RUN_JOBS, raise_exception=True)
 @require_POST
 def create_profile(request):
     """Create the missing profile of a therapist from its canonical enrollment (docs/rules.md §4), as previewed."""
