@@ -19,7 +19,18 @@ class SnapshotSerializer(serializers.ModelSerializer):
 class InterventionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Intervention
-        fields = ["id", "operation", "entity_id", "error", "payload", "timestamp", "resolved", "resolved_at", "resolved_by", "resolution_notes"]
+        fields = [
+            "id",
+            "operation",
+            "entity_id",
+            "error",
+            "payload",
+            "timestamp",
+            "resolved",
+            "resolved_at",
+            "resolved_by",
+            "resolution_notes",
+        ]
 
 
 class JobEventSerializer(serializers.ModelSerializer):
@@ -49,7 +60,14 @@ class JobReportSerializer(JobSerializer):
     metric_changes = serializers.SerializerMethodField()
 
     class Meta(JobSerializer.Meta):
-        fields = JobSerializer.Meta.fields + ["rows_changed", "metrics_before", "metrics_after", "events", "changed_columns", "metric_changes"]
+        fields = JobSerializer.Meta.fields + [
+            "rows_changed",
+            "metrics_before",
+            "metrics_after",
+            "events",
+            "changed_columns",
+            "metric_changes",
+        ]
 
     def get_changed_columns(self, job) -> list[dict]:
         return [{"table": t, "column": c, "rows": n} for t, c, n in job_report.changed_columns(job)]
@@ -65,7 +83,9 @@ class TherapistStateSerializer(serializers.Serializer):
     consistent = serializers.SerializerMethodField()
     failing_checks = serializers.ListField(child=serializers.CharField())
     link_problems = serializers.ListField(child=serializers.CharField())
-    row = serializers.DictField(help_text="Every column of the therapist's state (consistency/sql/therapist_state.sql).")
+    row = serializers.DictField(
+        help_text="Every column of the therapist's state (consistency/sql/therapist_state.sql)."
+    )
 
     def get_consistent(self, state) -> bool:
         return not state.failing_checks and not state.link_problems

@@ -37,14 +37,18 @@ class Unavailable(Exception):
 
     def __init__(self, outage):
         self.outage = outage
-        super().__init__(f"{outage.get_service_display()} is unavailable since {timezone.localtime(outage.since):%H:%M:%S}.")
+        super().__init__(
+            f"{outage.get_service_display()} is unavailable since {timezone.localtime(outage.since):%H:%M:%S}."
+        )
 
 
 def mark_down(service, exc):
     """Record that ``service`` failed now; return its Outage (kept since the first failure)."""
     now = timezone.now()
     error = " ".join(str(exc).split())[:ERROR_LENGTH] or type(exc).__name__
-    outage, created = Outage.objects.get_or_create(service=service, defaults={"since": now, "checked_at": now, "error": error})
+    outage, created = Outage.objects.get_or_create(
+        service=service, defaults={"since": now, "checked_at": now, "error": error}
+    )
     if not created:
         Outage.objects.filter(pk=outage.pk).update(checked_at=now, error=error)
         outage.checked_at, outage.error = now, error

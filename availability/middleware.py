@@ -62,7 +62,9 @@ class OutageMiddleware:
         if request.method == "POST" and not getattr(request, "htmx", False):
             messages.error(request, f"{label} is unavailable: nothing was done. Try again when it is back.")
             back = request.headers.get("referer", "")
-            if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+            if url_has_allowed_host_and_scheme(
+                back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+            ):
                 return redirect(back)
             return redirect("consistency:overview")
         return render(request, "availability/unavailable.html", {"service": label}, status=503)

@@ -56,9 +56,7 @@ def therapist_count():
 def chunk_bounds(size):
     """Return the (after, upto) ids of the first chunk of ``size`` therapists."""
     with connections["platform"].cursor() as cursor:
-        cursor.execute(
-            "select id from users where user_type = 'therapist' order by id offset %s limit 1", [size - 1]
-        )
+        cursor.execute("select id from users where user_type = 'therapist' order by id offset %s limit 1", [size - 1])
         return "00000000-0000-0000-0000-000000000000", str(cursor.fetchone()[0])
 
 

@@ -58,8 +58,8 @@ from django.db import connections, transaction  # noqa: E402
 
 from bench.repair import changed_values, manage  # noqa: E402
 from consistency import repair  # noqa: E402
-from consistency.models import TherapistResult  # noqa: E402
 from consistency.checks import ALL_THERAPISTS, PLATFORM_DB, apply_state_settings, load_sql, states_for_email  # noqa: E402
+from consistency.models import TherapistResult  # noqa: E402
 from consistency.platform_setup import create_recommended_indexes  # noqa: E402
 from consistency.seed import seed_platform  # noqa: E402
 from consistency.snapshots import take_snapshot  # noqa: E402
@@ -195,7 +195,11 @@ def loop(sample):
                         [image, eid],
                     )
                 if pid is not None and (p_bio, p_exp, p_specs, p_image, p_status) != (
-                    e_bio, e_exp, e_specs, image, e_status
+                    e_bio,
+                    e_exp,
+                    e_specs,
+                    image,
+                    e_status,
                 ):
                     connection.execute(
                         "update therapist_profiles set bio = %s, experience_years = %s, specializations = %s,"

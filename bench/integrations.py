@@ -106,8 +106,10 @@ def time_readiness(requests):
         statuses.add(client.get("/readyz").status_code)
         times.append(1000 * (time.monotonic() - started))
     times.sort()
-    print(f"| readiness, every dependency side by side (status {sorted(statuses)}) | `/readyz` | "
-          f"{statistics.median(times):.0f} ms | {times[round(0.95 * (len(times) - 1))]:.0f} ms | {times[-1]:.0f} ms |")
+    print(
+        f"| readiness, every dependency side by side (status {sorted(statuses)}) | `/readyz` | "
+        f"{statistics.median(times):.0f} ms | {times[round(0.95 * (len(times) - 1))]:.0f} ms | {times[-1]:.0f} ms |"
+    )
 
 
 def main():
@@ -117,21 +119,36 @@ def main():
     parser.add_argument("--jobs", type=int, default=10_000)
     args = parser.parse_args()
 
-    print(f"Platform database: {settings.DATABASES['platform']['NAME']}; opsdash database: {settings.DATABASES['default']['NAME']}\n")
+    print(
+        f"Platform database: {settings.DATABASES['platform']['NAME']}; opsdash database: {settings.DATABASES['default']['NAME']}\n"
+    )
     call_command("migrate", verbosity=0)
     added = add_history(args.jobs, args.interventions)
     try:
         operator = bench_client()  # signed in: the API takes its session as it takes a token
         n = args.requests
         scrape = {"Authorization": f"Bearer {settings.OPSDASH_METRICS_TOKEN}"}
-        print(f"{MetricSnapshot.objects.count()} snapshots, {JobRun.objects.count()} job runs, {args.interventions} interventions\n")
+        print(
+            f"{MetricSnapshot.objects.count()} snapshots, {JobRun.objects.count()} job runs, {args.interventions} interventions\n"
+        )
         print("| endpoint | URL | median | p95 | slowest |\n|---|---|---|---|---|")
         time_requests(Client(), "liveness", "/healthz", n)
         time_requests(Client(), "Prometheus scrape", "/metrics", n, scrape)
         time_requests(operator, "API: latest metrics", "/api/metrics/", n)
-        time_requests(operator, "API: a day of snapshots", f"/api/snapshots/?since={(timezone.now() - timedelta(days=1)).isoformat().replace('+', '%2B')}", n)
+        time_requests(
+            operator,
+            "API: a day of snapshots",
+            f"/api/snapshots/?since={(timezone.now() - timedelta(days=1)).isoformat().replace('+', '%2B')}",
+            n,
+        )
         time_requests(operator, "API: jobs, first page", "/api/jobs/", n)
-        time_requests(operator, "overview, live fragment with the health strip", "/overview/live/?every=15", n, {"HX-Request": "true"})
+        time_requests(
+            operator,
+            "overview, live fragment with the health strip",
+            "/overview/live/?every=15",
+            n,
+            {"HX-Request": "true"},
+        )
         time_readiness(max(1, n // 5))
     finally:
         remove_history(*added)

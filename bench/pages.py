@@ -98,7 +98,9 @@ def main():
     parser.add_argument("--requests", type=int, default=20, help="requests per page")
     args = parser.parse_args()
 
-    print(f"Platform database: {settings.DATABASES['platform']['NAME']}; opsdash database: {settings.DATABASES['default']['NAME']}\n")
+    print(
+        f"Platform database: {settings.DATABASES['platform']['NAME']}; opsdash database: {settings.DATABASES['default']['NAME']}\n"
+    )
     call_command("migrate", verbosity=0)
     print("| step | time |\n|---|---|")
     if not (args.reuse and therapist_count() == args.therapists):
@@ -112,7 +114,9 @@ def main():
     timed("after_repair(therapist_ids=[one]): refresh after a resync", after_repair, therapist_ids=[one.therapist_id])
     a_week_of_snapshots(snapshot)
     failing = TherapistResult.objects.count()
-    print(f"\n{snapshot.therapists} therapists, {snapshot.consistent} consistent, {failing} rows in the drill-down table\n")
+    print(
+        f"\n{snapshot.therapists} therapists, {snapshot.consistent} consistent, {failing} rows in the drill-down table\n"
+    )
 
     client = bench_client()
     n = args.requests
@@ -128,8 +132,12 @@ def main():
     time_requests(client, "drill-down bio, email filter matching many", bio + "?email=yahoo", n, htmx)
     time_requests(client, "drill-down bio, email filter matching few", bio + f"?email={one.norm_email[:12]}", n, htmx)
     time_requests(client, "drill-down bio, status filter", bio + "?status=pending", n, htmx)
-    time_requests(client, "drill-down specializations, first page", reverse("consistency:drilldown", args=["specializations"]), n)
-    time_requests(client, "drill-down missing profile, first page", reverse("consistency:drilldown", args=["missing_profile"]), n)
+    time_requests(
+        client, "drill-down specializations, first page", reverse("consistency:drilldown", args=["specializations"]), n
+    )
+    time_requests(
+        client, "drill-down missing profile, first page", reverse("consistency:drilldown", args=["missing_profile"]), n
+    )
     time_requests(client, "drill-down bio, CSV export of every row", bio + "?_export=csv", max(1, n // 10))
     time_requests(client, "therapist page", reverse("consistency:therapist") + f"?email={one.norm_email}", n)
     time_requests(client, "intervention queue", reverse("interventions:queue"), n)

@@ -52,7 +52,9 @@ def manage(*args, env=None):
 def changed_values(report):
     """Return the sum of the per-column counts of a repair report (a row counts once per column changed)."""
     lines = report.split("per table and column:")[1].splitlines()[1:]
-    return sum(int(line.split()[-1]) for line in lines if line.strip() and line.strip() != "nothing" and line.startswith("  "))
+    return sum(
+        int(line.split()[-1]) for line in lines if line.strip() and line.strip() != "nothing" and line.startswith("  ")
+    )
 
 
 def main():
@@ -68,7 +70,9 @@ def main():
     if not (args.reuse and therapist_count() == args.therapists):
         started = time.monotonic()
         seed_platform(args.therapists, args.drift, replace=True)
-        print(f"seed_platform --therapists {args.therapists} --drift {args.drift}: {time.monotonic() - started:.0f} s\n")
+        print(
+            f"seed_platform --therapists {args.therapists} --drift {args.drift}: {time.monotonic() - started:.0f} s\n"
+        )
 
     print("| step | time | peak memory | values changed |\n|---|---|---|---|")
     for label in ("first repair_consistency --sync", "second repair_consistency --sync"):

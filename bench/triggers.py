@@ -102,13 +102,19 @@ STATEMENTS = {
 }
 KINDS = tuple(STATEMENTS)
 # The check each kind of update must leave passing when the triggers are on.
-CHECK_OF_KIND = {"avatar on users": "avatar_ok", "bio on enrollments": "bio_ok", "status on enrollments": "verification_ok"}
+CHECK_OF_KIND = {
+    "avatar on users": "avatar_ok",
+    "bio on enrollments": "bio_ok",
+    "status on enrollments": "verification_ok",
+}
 
 
 def bench_database_url():
     url = os.environ.get("OPSDASH_BENCH_DATABASE_URL")
     if not url:
-        platform = urlsplit(os.environ.get("PLATFORM_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/opsdash_platform"))
+        platform = urlsplit(
+            os.environ.get("PLATFORM_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/opsdash_platform")
+        )
         url = urlunsplit(platform._replace(path=platform.path + "_bench"))
     if not urlsplit(url).path.endswith("_bench"):
         sys.exit(f"refusing to use {url}: the benchmark drops its database, whose name must end in _bench")
@@ -159,7 +165,7 @@ def plan_updates(targets, count, tag, rng):
         sys.exit(f"{count} updates need {per_kind * len(KINDS)} therapists; seed more with --therapists")
     plan = []
     for k, kind in enumerate(KINDS):
-        for n, (user_id, enrollment_id) in enumerate(targets[k * per_kind:(k + 1) * per_kind]):
+        for n, (user_id, enrollment_id) in enumerate(targets[k * per_kind : (k + 1) * per_kind]):
             params = {
                 "avatar on users": (f"https://cdn.example.com/{tag}/{n}.png", user_id),
                 "bio on enrollments": (f"Bio {tag} {n}.", enrollment_id),
@@ -267,8 +273,11 @@ def print_report(results, install_seconds, rollback_seconds, notes):
         total_count = sum(totals.counts.values())
         total_seconds = sum(totals.seconds.values())
         cells = [microseconds(totals.seconds[kind], totals.counts[kind]) for kind in KINDS]
-        print(f"| {label} ({total_count:,} updates) | " + " | ".join(cells)
-              + f" | {microseconds(total_seconds, total_count)} | {total_seconds:.1f} |")
+        print(
+            f"| {label} ({total_count:,} updates) | "
+            + " | ".join(cells)
+            + f" | {microseconds(total_seconds, total_count)} | {total_seconds:.1f} |"
+        )
     print()
     print("µs per UPDATE (mean); each UPDATE its own statement and transaction.")
     print(f"install {install_seconds:.2f} s (median, both indexes built), rollback {rollback_seconds:.2f} s; {notes}")
@@ -279,8 +288,12 @@ def main():
     parser.add_argument("--therapists", type=int, default=1_000_000)
     parser.add_argument("--updates", type=int, default=100_000, help="updates per configuration")
     parser.add_argument("--rounds", type=int, default=4, help="alternations of the two configurations")
-    parser.add_argument("--unindexed-updates", type=int, default=200,
-                        help="updates timed with the triggers but without their indexes (0 to skip)")
+    parser.add_argument(
+        "--unindexed-updates",
+        type=int,
+        default=200,
+        help="updates timed with the triggers but without their indexes (0 to skip)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     args = parser.parse_args()
 
@@ -316,7 +329,9 @@ def main():
 
     print()
     print_report(
-        results, install_seconds, rollback_seconds,
+        results,
+        install_seconds,
+        rollback_seconds,
         f"PostgreSQL {version // 10000}.{version % 100}, load average {load_before:.1f} before"
         f" and {os.getloadavg()[0]:.1f} after on {os.cpu_count()} CPUs",
     )

@@ -31,7 +31,17 @@ class JobEventInline(admin.TabularInline):
 
 @admin.register(JobRun)
 class JobRunAdmin(ReadOnlyAdmin):
-    list_display = ("id", "kind", "target", "dry_run", "state", "requested_by", "created_at", "duration", "interventions_resolved")
+    list_display = (
+        "id",
+        "kind",
+        "target",
+        "dry_run",
+        "state",
+        "requested_by",
+        "created_at",
+        "duration",
+        "interventions_resolved",
+    )
     list_filter = ("kind", "state", "dry_run", ("created_at", admin.DateFieldListFilter))
     search_fields = ("target", "requested_by__username", "celery_task_id")
     date_hierarchy = "created_at"

@@ -62,7 +62,10 @@ def stream_results_csv(table, filename):
         yield writer.writerow([neutralise(str(c.header)) for c in columns])
         for row in rows:
             yield writer.writerow(
-                [_problems_text(row, table.problem) if c.name == "problems" else cell_text(row[fields[c.name]]) for c in columns]
+                [
+                    _problems_text(row, table.problem) if c.name == "problems" else cell_text(row[fields[c.name]])
+                    for c in columns
+                ]
             )
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")

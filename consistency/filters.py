@@ -29,7 +29,12 @@ class TherapistResultFilter(django_filters.FilterSet):
     age = django_filters.ChoiceFilter(
         method="filter_age",
         label="Inconsistent for",
-        choices=[("1h", "an hour or more"), ("1d", "a day or more"), ("7d", "a week or more"), ("30d", "30 days or more")],
+        choices=[
+            ("1h", "an hour or more"),
+            ("1d", "a day or more"),
+            ("7d", "a week or more"),
+            ("30d", "30 days or more"),
+        ],
         empty_label="Any time",
         error_messages=CHOICE_ERRORS,
     )

@@ -42,8 +42,13 @@ def metric_changes(job):
         return []
     rows = [_row("consistent", before.get("consistent"), after.get("consistent"))]
     rows += [_row(c, before.get("inconsistent", {}).get(c), after.get("inconsistent", {}).get(c)) for c in CHECK_NAMES]
-    rows += [_row(p, before.get("link_problems", {}).get(p), after.get("link_problems", {}).get(p)) for p in LINK_PROBLEM_NAMES]
-    rows.append(_row("unresolved_interventions", before.get("unresolved_interventions"), after.get("unresolved_interventions")))
+    rows += [
+        _row(p, before.get("link_problems", {}).get(p), after.get("link_problems", {}).get(p))
+        for p in LINK_PROBLEM_NAMES
+    ]
+    rows.append(
+        _row("unresolved_interventions", before.get("unresolved_interventions"), after.get("unresolved_interventions"))
+    )
     return rows
 
 

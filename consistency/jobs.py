@@ -241,7 +241,10 @@ def end_stale(job, user):
         raise JobError(f"{job} is not stale: it may still progress. Cancel it instead.")
     who = _actor_name(user)
     if not runner.end_job(
-        job.pk, JobState.FAILED, f"Ended by {who} as stale: {reason}.", lost_before=stale_jobs.lost_before(),
+        job.pk,
+        JobState.FAILED,
+        f"Ended by {who} as stale: {reason}.",
+        lost_before=stale_jobs.lost_before(),
         from_states=[JobState.RUNNING],
     ):
         return False

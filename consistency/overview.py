@@ -90,8 +90,7 @@ def check_rows(snapshot):
 def link_problem_rows(snapshot):
     """Return one row per link problem of docs/rules.md §3, in the unit docs/rules.md §7 counts it in."""
     return [
-        MetricRow(p.name, snapshot.link_problems.get(p.name, 0), snapshot.therapists, p.unit)
-        for p in LINK_PROBLEMS
+        MetricRow(p.name, snapshot.link_problems.get(p.name, 0), snapshot.therapists, p.unit) for p in LINK_PROBLEMS
     ]
 
 
@@ -123,7 +122,9 @@ def intervention_status(snapshot=None):
 
 def running_and_recent_jobs(recent=5):
     """Return the jobs still queued or running, and the last few that finished."""
-    running = list(JobRun.objects.exclude(state__in=FINISHED_STATES).select_related("requested_by").order_by("created_at"))
+    running = list(
+        JobRun.objects.exclude(state__in=FINISHED_STATES).select_related("requested_by").order_by("created_at")
+    )
     finished = list(JobRun.objects.filter(state__in=FINISHED_STATES).select_related("requested_by")[:recent])
     return running, finished
 

@@ -69,7 +69,9 @@ def recommended_indexes():
     for statement in _statements(load_sql(RECOMMENDED_INDEXES_SQL)):
         match = _INDEX.fullmatch(statement)
         if match is None:
-            raise ValueError(f"{RECOMMENDED_INDEXES_SQL}: not a 'create index concurrently if not exists' statement: {statement[:80]}")
+            raise ValueError(
+                f"{RECOMMENDED_INDEXES_SQL}: not a 'create index concurrently if not exists' statement: {statement[:80]}"
+            )
         indexes.append(RecommendedIndex(match["name"], match["table"], statement))
     return indexes
 
@@ -108,11 +110,15 @@ def create_recommended_indexes(using=PLATFORM_DB, report=lambda message: None):
     connection = connections[using]
     if connection.in_atomic_block:
         raise RuntimeError("CREATE INDEX CONCURRENTLY cannot run inside a transaction")
-    for status, index in zip(index_status(using), recommended_indexes()):
+    for status, index in zip(index_status(using), recommended_indexes(), strict=False):
         with connection.cursor() as cursor:
             if status.exists and not status.valid:
                 report(f"dropping the invalid index {index.name} to build it again")
-                cursor.execute(sql.SQL("drop index concurrently if exists {}").format(sql.Identifier(index.name)).as_string(cursor.connection))
+                cursor.execute(
+                    sql.SQL("drop index concurrently if exists {}")
+                    .format(sql.Identifier(index.name))
+                    .as_string(cursor.connection)
+                )
             if not status.healthy:
                 report(f"building {index.name} on {index.table} (concurrently)")
             cursor.execute(index.statement)

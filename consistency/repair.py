@@ -195,7 +195,7 @@ def _result_from_counts(row):
 
 def _fetch_dict(cursor):
     columns = [col.name for col in cursor.description]
-    return dict(zip(columns, cursor.fetchone()))
+    return dict(zip(columns, cursor.fetchone(), strict=False))
 
 
 def _is_connection_error(exc):
@@ -240,7 +240,7 @@ def chunk_bounds(size, using=PLATFORM_DB):
         boundaries = [str(row[0]) for row in cursor.fetchall()]
     starts = [FIRST_ID] + boundaries
     ends = boundaries + [LAST_ID]
-    return list(zip(starts, ends))
+    return list(zip(starts, ends, strict=False))
 
 
 def therapist_ids_for_email(email, using=PLATFORM_DB):
@@ -548,7 +548,7 @@ def preview_email(email, using=PLATFORM_DB):
         cursor.execute("set transaction read only")
         cursor.execute(plan_sql(BY_NORMALISED_EMAIL) + " order by therapist_id", {"email": email})
         columns = [col.name for col in cursor.description]
-        plans = [dict(zip(columns, values)) for values in cursor.fetchall()]
+        plans = [dict(zip(columns, values, strict=False)) for values in cursor.fetchall()]
     changes = []
     for plan in plans:
         for table, column, before, after in COLUMNS:
@@ -596,7 +596,9 @@ def _enrollment_qualification(cursor, enrollment_id):
         return None
     # Column names come from the fixed list above, never from input.
     choices = ", ".join(f"nullif(btrim({name}), '')" for name in columns)
-    cursor.execute(f"select left(coalesce({choices}), 50) from therapist_enrollments where id = %(id)s", {"id": enrollment_id})
+    cursor.execute(
+        f"select left(coalesce({choices}), 50) from therapist_enrollments where id = %(id)s", {"id": enrollment_id}
+    )
     row = cursor.fetchone()
     return row[0] if row else None
 

@@ -75,7 +75,9 @@ def end_job(job_id, state, message, lost_before=None, from_states=ACTIVE_STATES,
         JobChunk.objects.filter(pk__in=lost).update(
             state=ChunkState.FAILED, finished_at=now, error="Its worker was lost before the chunk finished"
         )
-        JobChunk.objects.filter(job_id=job_id, state=ChunkState.PENDING).update(state=ChunkState.SKIPPED, finished_at=now)
+        JobChunk.objects.filter(job_id=job_id, state=ChunkState.PENDING).update(
+            state=ChunkState.SKIPPED, finished_at=now
+        )
         fields = {"error": message} if state == JobState.FAILED else {}
         return transition(job_id, state, message, from_states=from_states, finished_at=now, **fields)
 
@@ -208,7 +210,9 @@ def _finish_chunk(chunk, state, result=None, error=""):
                "therapists_failed": len(result.failures), "error": error},
     )  # fmt: skip
     if state == ChunkState.FAILED:
-        JobEvent.objects.create(job_id=chunk.job_id, state=JobState.RUNNING, message=f"Chunk {chunk.index} failed: {error}")
+        JobEvent.objects.create(
+            job_id=chunk.job_id, state=JobState.RUNNING, message=f"Chunk {chunk.index} failed: {error}"
+        )
 
 
 def finish_repair_all(job_id):

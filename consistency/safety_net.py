@@ -197,9 +197,7 @@ def _drop_unstamped_indexes(cursor):
 def require_platform_tables(using=PLATFORM_DB):
     """Raise SafetyNetError unless the platform's therapist tables are there."""
     if not platform_tables_exist(using):
-        raise SafetyNetError(
-            "the platform database has no users, therapist_enrollments and therapist_profiles tables"
-        )
+        raise SafetyNetError("the platform database has no users, therapist_enrollments and therapist_profiles tables")
 
 
 def _set_lock_timeout(cursor):
@@ -267,9 +265,9 @@ def _overall(objects):
 def status(using=PLATFORM_DB):
     """Return the state of the safety net and of each expected object (reads the catalog only)."""
     if not platform_tables_exist(using):
-        return SafetyNetStatus(State.NOT_INSTALLED, [
-            ObjectStatus(e.name, e.kind, e.table, False, None, False) for e in EXPECTED
-        ])
+        return SafetyNetStatus(
+            State.NOT_INSTALLED, [ObjectStatus(e.name, e.kind, e.table, False, None, False) for e in EXPECTED]
+        )
     with connections[using].cursor() as cursor:
         objects = [_object_status(cursor, expected) for expected in EXPECTED]
     return SafetyNetStatus(_overall(objects), objects)

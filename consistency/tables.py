@@ -49,9 +49,15 @@ class ValueColumn(tables.Column):
 class TherapistResultTable(tables.Table):
     """The therapists failing one check or link problem, with the values that disagree."""
 
-    email = tables.Column(accessor="u_email", order_by="norm_email", linkify=lambda record: therapist_url(record.norm_email))
-    status = ValueColumn(accessor="e_status", verbose_name="Enrollment status", orderable=True, order_by=("e_status", "norm_email"))
-    failing_since = tables.DateTimeColumn(verbose_name="Inconsistent since", format="Y-m-d H:i", order_by=("failing_since", "norm_email"))
+    email = tables.Column(
+        accessor="u_email", order_by="norm_email", linkify=lambda record: therapist_url(record.norm_email)
+    )
+    status = ValueColumn(
+        accessor="e_status", verbose_name="Enrollment status", orderable=True, order_by=("e_status", "norm_email")
+    )
+    failing_since = tables.DateTimeColumn(
+        verbose_name="Inconsistent since", format="Y-m-d H:i", order_by=("failing_since", "norm_email")
+    )
     problems = tables.Column(accessor="therapist_id", verbose_name="Also failing", orderable=False)
     e_profile_image_url = ValueColumn(verbose_name="Enrollment image")
     u_avatar_url = ValueColumn(verbose_name="User avatar")
@@ -118,7 +124,17 @@ class JobRunTable(tables.Table):
 
     class Meta:
         model = JobRun
-        fields = ("id", "kind", "target", "state", "requested_by", "created_at", "duration", "therapists_changed", "interventions_resolved")
+        fields = (
+            "id",
+            "kind",
+            "target",
+            "state",
+            "requested_by",
+            "created_at",
+            "duration",
+            "therapists_changed",
+            "interventions_resolved",
+        )
         attrs = {"class": "data"}
         template_name = "tables/table.html"
         empty_text = "No job has run yet."

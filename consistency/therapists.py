@@ -34,34 +34,86 @@ class Field:
 
 
 FIELDS = (
-    Field("name", "name", {USERS: "u_full_name", ENROLLMENT: "e_full_name"},
-          {USERS: "full_name", ENROLLMENT: "full_name"}, ENROLLMENT,
-          "the enrollment's full_name"),
-    Field("avatar", "avatar", {USERS: "u_avatar_url", ENROLLMENT: "e_profile_image_url", PROFILE: "p_profile_image_url"},
-          {USERS: "avatar_url", ENROLLMENT: "profile_image_url", PROFILE: "profile_image_url"}, ENROLLMENT,
-          "the enrollment's image, else the user's, else the profile's"),
-    Field("bio", "bio", {ENROLLMENT: "e_bio", PROFILE: "p_bio"},
-          {ENROLLMENT: "bio", PROFILE: "bio"}, ENROLLMENT,
-          "the enrollment's when not empty, else the profile's"),
-    Field("experience", "experience", {ENROLLMENT: "e_experience_years", PROFILE: "p_experience_years"},
-          {ENROLLMENT: "experience_years", PROFILE: "experience_years"}, ENROLLMENT,
-          "the enrollment's when above 0, else the profile's when above 0"),
-    Field("status", "verification", {ENROLLMENT: "e_status", PROFILE: "p_verification_status"},
-          {ENROLLMENT: "status", PROFILE: "verification_status"}, ENROLLMENT,
-          "the enrollment's status"),
-    Field("verified", "verification", {USERS: "u_is_verified", PROFILE: "p_is_verified"},
-          {USERS: "is_verified", PROFILE: "is_verified"}, None,
-          "the enrollment's status: approved is true, rejected false"),
-    Field("active", "active", {USERS: "u_is_active", ENROLLMENT: "e_is_active"},
-          {USERS: "is_active", ENROLLMENT: "is_active"}, ENROLLMENT,
-          "the enrollment's is_active"),
-    Field("specializations", "specializations", {ENROLLMENT: "e_list", PROFILE: "p_specializations"},
-          {ENROLLMENT: "specializations", PROFILE: "specializations"}, ENROLLMENT,
-          "the enrollment's list (legacy text normalised), else the profile's"),
-    Field("email", None, {USERS: "u_email", ENROLLMENT: "e_email"}, {}, USERS,
-          "the user's; compared trimmed and lowercased"),
-    Field("linked user", "unlinked_enrollment", {ENROLLMENT: "e_user_id"}, {ENROLLMENT: "user_id"}, None,
-          "the therapist's user id"),
+    Field(
+        "name",
+        "name",
+        {USERS: "u_full_name", ENROLLMENT: "e_full_name"},
+        {USERS: "full_name", ENROLLMENT: "full_name"},
+        ENROLLMENT,
+        "the enrollment's full_name",
+    ),
+    Field(
+        "avatar",
+        "avatar",
+        {USERS: "u_avatar_url", ENROLLMENT: "e_profile_image_url", PROFILE: "p_profile_image_url"},
+        {USERS: "avatar_url", ENROLLMENT: "profile_image_url", PROFILE: "profile_image_url"},
+        ENROLLMENT,
+        "the enrollment's image, else the user's, else the profile's",
+    ),
+    Field(
+        "bio",
+        "bio",
+        {ENROLLMENT: "e_bio", PROFILE: "p_bio"},
+        {ENROLLMENT: "bio", PROFILE: "bio"},
+        ENROLLMENT,
+        "the enrollment's when not empty, else the profile's",
+    ),
+    Field(
+        "experience",
+        "experience",
+        {ENROLLMENT: "e_experience_years", PROFILE: "p_experience_years"},
+        {ENROLLMENT: "experience_years", PROFILE: "experience_years"},
+        ENROLLMENT,
+        "the enrollment's when above 0, else the profile's when above 0",
+    ),
+    Field(
+        "status",
+        "verification",
+        {ENROLLMENT: "e_status", PROFILE: "p_verification_status"},
+        {ENROLLMENT: "status", PROFILE: "verification_status"},
+        ENROLLMENT,
+        "the enrollment's status",
+    ),
+    Field(
+        "verified",
+        "verification",
+        {USERS: "u_is_verified", PROFILE: "p_is_verified"},
+        {USERS: "is_verified", PROFILE: "is_verified"},
+        None,
+        "the enrollment's status: approved is true, rejected false",
+    ),
+    Field(
+        "active",
+        "active",
+        {USERS: "u_is_active", ENROLLMENT: "e_is_active"},
+        {USERS: "is_active", ENROLLMENT: "is_active"},
+        ENROLLMENT,
+        "the enrollment's is_active",
+    ),
+    Field(
+        "specializations",
+        "specializations",
+        {ENROLLMENT: "e_list", PROFILE: "p_specializations"},
+        {ENROLLMENT: "specializations", PROFILE: "specializations"},
+        ENROLLMENT,
+        "the enrollment's list (legacy text normalised), else the profile's",
+    ),
+    Field(
+        "email",
+        None,
+        {USERS: "u_email", ENROLLMENT: "e_email"},
+        {},
+        USERS,
+        "the user's; compared trimmed and lowercased",
+    ),
+    Field(
+        "linked user",
+        "unlinked_enrollment",
+        {ENROLLMENT: "e_user_id"},
+        {ENROLLMENT: "user_id"},
+        None,
+        "the therapist's user id",
+    ),
 )
 
 
@@ -143,9 +195,9 @@ def timeline(norm_email, therapist_ids=(), limit=50):
     platform may have logged an email as typed or the user id (docs/rules.md §1).
     """
     ids = [str(i) for i in therapist_ids]
-    interventions = Intervention.objects.filter(
-        Q(entity_id__iexact=norm_email) | Q(entity_id__in=ids)
-    ).order_by("-timestamp")[:limit]
+    interventions = Intervention.objects.filter(Q(entity_id__iexact=norm_email) | Q(entity_id__in=ids)).order_by(
+        "-timestamp"
+    )[:limit]
     if not intervention_log_exists():  # docs/rules.md §1: the platform may have none yet
         interventions = []
     jobs = JobRun.objects.filter(target=norm_email).select_related("requested_by").order_by("-created_at")[:limit]

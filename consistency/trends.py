@@ -30,11 +30,7 @@ def snapshots_since(days):
     since = timezone.now() - timedelta(days=days)
     snapshots = MetricSnapshot.objects.filter(taken_at__gte=since)
     if days > HOURLY_AFTER_DAYS:
-        snapshots = (
-            snapshots.annotate(hour=Trunc("taken_at", "hour"))
-            .order_by("hour", "-taken_at")
-            .distinct("hour")
-        )
+        snapshots = snapshots.annotate(hour=Trunc("taken_at", "hour")).order_by("hour", "-taken_at").distinct("hour")
         return sorted(snapshots, key=lambda s: s.taken_at)
     return list(snapshots.order_by("taken_at"))
 
@@ -64,6 +60,11 @@ def changes(snapshots):
         return []
     data = series([snapshots[0], snapshots[-1]])["lines"]
     return [
-        {"name": name, "first": first, "last": last, "change": None if first is None or last is None else round(last - first, 2)}
+        {
+            "name": name,
+            "first": first,
+            "last": last,
+            "change": None if first is None or last is None else round(last - first, 2),
+        }
         for name, (first, last) in data.items()
     ]

@@ -50,7 +50,9 @@ def _audit(user, action, rows, **details):
     for pk, entity_id, operation in rows:
         touched[(entity_id or "", operation)].append(str(pk))
     for (entity_id, operation), ids in touched.items():
-        record(user, action, entity_id or "(no entity)", operation=operation, interventions=ids, count=len(ids), **details)
+        record(
+            user, action, entity_id or "(no entity)", operation=operation, interventions=ids, count=len(ids), **details
+        )
 
 
 def resolve(interventions, user, note):
@@ -111,7 +113,11 @@ def retry(interventions, user):
             continue
         started.append(job)
         record(
-            user, AuditAction.RETRY, job.target, job=job,
-            operations=sorted({op for _, op in items}), interventions=[pk for pk, _ in items],
+            user,
+            AuditAction.RETRY,
+            job.target,
+            job=job,
+            operations=sorted({op for _, op in items}),
+            interventions=[pk for pk, _ in items],
         )
     return started, errors

@@ -26,7 +26,18 @@ class InterventionAdmin(admin.ModelAdmin):
     search_fields = ("entity_id",)
     date_hierarchy = "timestamp"
     ordering = ("-timestamp",)
-    fields = ("id", "operation", "entity_id", "error", "readable_payload", "timestamp", "resolved", "resolved_at", "resolved_by", "resolution_notes")
+    fields = (
+        "id",
+        "operation",
+        "entity_id",
+        "error",
+        "readable_payload",
+        "timestamp",
+        "resolved",
+        "resolved_at",
+        "resolved_by",
+        "resolution_notes",
+    )
     readonly_fields = fields
     actions = ["resolve_selected", "retry_selected"]
 
@@ -66,7 +77,9 @@ class InterventionAdmin(admin.ModelAdmin):
         """
         note = request.POST.get("note", "").strip()
         if "apply" in request.POST and request.POST.get("select_across") not in (None, "", "0"):
-            self.message_user(request, "Resolve from the confirmation page, which lists what it resolves.", messages.ERROR)
+            self.message_user(
+                request, "Resolve from the confirmation page, which lists what it resolves.", messages.ERROR
+            )
             return None
         if "apply" in request.POST and note:
             n = actions.resolve(queryset, request.user, note)

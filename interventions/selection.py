@@ -76,7 +76,8 @@ def _select(data, as_of):
     filterset = InterventionFilter(data, queryset=queue.unresolved())
     if not filterset.is_valid():
         raise SelectionError(
-            "The filter is not valid, so nothing was selected and nothing was changed: " + "; ".join(filter_errors(filterset))
+            "The filter is not valid, so nothing was selected and nothing was changed: "
+            + "; ".join(filter_errors(filterset))
         )
     ids = filterset.qs.filter(timestamp__lte=as_of).order_by("id").values_list("id", flat=True)
     return Selection(filter_params(filterset), as_of, [str(pk) for pk in ids])
@@ -97,9 +98,13 @@ def pinned(token):
     try:
         pin = signing.loads(token, salt=SALT, max_age=MAX_AGE)
     except signing.SignatureExpired:
-        raise SelectionError("This confirmation has expired: nothing was changed. Count again from the queue.") from None
+        raise SelectionError(
+            "This confirmation has expired: nothing was changed. Count again from the queue."
+        ) from None
     except signing.BadSignature:
-        raise SelectionError("This confirmation is not valid: nothing was changed. Count again from the queue.") from None
+        raise SelectionError(
+            "This confirmation is not valid: nothing was changed. Count again from the queue."
+        ) from None
     try:
         selection = _select(dict(pin["params"]), datetime.fromisoformat(pin["as_of"]))
     except SelectionError as exc:

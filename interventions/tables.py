@@ -25,7 +25,9 @@ class InterventionGroupTable(tables.Table):
     first_seen = tables.DateTimeColumn(verbose_name="First seen", format="Y-m-d H:i")
     last_seen = tables.DateTimeColumn(verbose_name="Last seen", format="Y-m-d H:i")
     latest_error = tables.Column(verbose_name="Latest error", orderable=False, attrs={"td": {"class": "text error"}})
-    actions = tables.TemplateColumn(template_name=GROUP_ACTIONS, verbose_name="", orderable=False, exclude_from_export=True)
+    actions = tables.TemplateColumn(
+        template_name=GROUP_ACTIONS, verbose_name="", orderable=False, exclude_from_export=True
+    )
 
     class Meta:
         attrs = {"class": "data"}

@@ -84,7 +84,11 @@ def items(request):
     """Render every intervention of one therapist and operation with its details, for the side panel."""
     entity_id = request.GET.get("entity_id") or None
     operation = request.GET.get("operation", "")
-    items = queue.group_items(entity_id, operation) if entity_id else Intervention.objects.filter(entity_id__isnull=True, operation=operation)
+    items = (
+        queue.group_items(entity_id, operation)
+        if entity_id
+        else Intervention.objects.filter(entity_id__isnull=True, operation=operation)
+    )
     found = guard.platform(lambda: list(items[:100]) if intervention_log_exists() else [])
     return render(
         request,
@@ -116,7 +120,9 @@ def group_action(request):
     """Resolve, annotate or retry one group (therapist and operation) or the listed items."""
     form = GroupActionForm(request.POST)
     if not form.is_valid():
-        for error in form.errors.get("__all__", []) + [e for f, errs in form.errors.items() if f != "__all__" for e in errs]:
+        for error in form.errors.get("__all__", []) + [
+            e for f, errs in form.errors.items() if f != "__all__" for e in errs
+        ]:
             messages.error(request, error)
         return _back(request)
     data = form.cleaned_data

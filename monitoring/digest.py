@@ -36,7 +36,11 @@ def build(now=None):
     """Return the digest's figures over the day before ``now``."""
     now = now or timezone.now()
     since = now - timedelta(days=1)
-    snapshots = {"today": _snapshot_at(now), "yesterday": _snapshot_at(since), "last_week": _snapshot_at(now - timedelta(days=7))}
+    snapshots = {
+        "today": _snapshot_at(now),
+        "yesterday": _snapshot_at(since),
+        "last_week": _snapshot_at(now - timedelta(days=7)),
+    }
     rows = [("consistent", *(_passing(s) for s in snapshots.values()))]
     rows += [(check, *(_passing(s, check) for s in snapshots.values())) for check in CHECK_NAMES]
     interventions = None
@@ -86,7 +90,10 @@ def send_digest(now=None):
         try:
             send(destination, title, body)
         except DeliveryFailed as exc:
-            logger.warning("digest not delivered", extra={"event": "digest.failed", "destination": destination.name, "error": str(exc)})
+            logger.warning(
+                "digest not delivered",
+                extra={"event": "digest.failed", "destination": destination.name, "error": str(exc)},
+            )
         else:
             sent += 1
     logger.info("digest sent", extra={"event": "digest.sent", "destinations": sent})

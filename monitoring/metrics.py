@@ -55,13 +55,17 @@ class OpsdashCollector:
         for check in CHECK_NAMES:
             checks.add_metric([check], snapshot.inconsistent.get(check, 0))
         yield checks
-        problems = _gauge("opsdash_link_problems", "Link problems per kind (docs/rules.md §7 units).", labels=["problem"])
+        problems = _gauge(
+            "opsdash_link_problems", "Link problems per kind (docs/rules.md §7 units).", labels=["problem"]
+        )
         for problem in LINK_PROBLEM_NAMES:
             problems.add_metric([problem], snapshot.link_problems.get(problem, 0))
         yield problems
         if snapshot.unresolved_interventions is not None:
             yield _gauge(
-                "opsdash_unresolved_interventions", "Unresolved interventions at the snapshot.", snapshot.unresolved_interventions
+                "opsdash_unresolved_interventions",
+                "Unresolved interventions at the snapshot.",
+                snapshot.unresolved_interventions,
             )
         age = (timezone.now() - snapshot.taken_at).total_seconds()
         yield _gauge("opsdash_snapshot_age_seconds", "Age of the latest snapshot.", age)
@@ -75,7 +79,9 @@ class OpsdashCollector:
         if oldest is None:
             return
         age = (timezone.now() - oldest).total_seconds() if oldest else 0
-        yield _gauge("opsdash_oldest_unresolved_intervention_age_seconds", "Age of the oldest unresolved intervention.", age)
+        yield _gauge(
+            "opsdash_oldest_unresolved_intervention_age_seconds", "Age of the oldest unresolved intervention.", age
+        )
 
     def _jobs(self):
         counts = {(kind, state): 0 for kind in JobKind.values for state in JobState.values}
@@ -86,12 +92,18 @@ class OpsdashCollector:
             jobs.add_metric([kind, state], n)
         yield jobs
         last = (
-            JobRun.objects.filter(kind=JobKind.REPAIR_ALL, dry_run=False, finished_at__isnull=False, started_at__isnull=False)
+            JobRun.objects.filter(
+                kind=JobKind.REPAIR_ALL, dry_run=False, finished_at__isnull=False, started_at__isnull=False
+            )
             .order_by("-finished_at")
             .first()
         )
         if last:
-            yield _gauge("opsdash_last_repair_all_duration_seconds", "Duration of the last repair-all.", last.duration.total_seconds())
+            yield _gauge(
+                "opsdash_last_repair_all_duration_seconds",
+                "Duration of the last repair-all.",
+                last.duration.total_seconds(),
+            )
             rows = sum(sum(columns.values()) for columns in (last.rows_changed or {}).values())
             yield _gauge("opsdash_last_repair_all_rows_changed", "Values the last repair-all changed.", rows)
 

@@ -137,3 +137,6 @@ class Notification(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["incident", "destination", "event"], name="one_notification_per_event"),
         ]
+
+    def __str__(self):
+        return f"{self.event} of incident {self.incident_id} to {self.destination_id}: {self.state}"

@@ -26,7 +26,10 @@ def readyz(request):
     """Report each dependency up or down, 200 when all are up, else 503."""
     checks = health.readiness()
     ready = all(checks.values())
-    body = {"status": "up" if ready else "down", "checks": {name: "up" if up else "down" for name, up in checks.items()}}
+    body = {
+        "status": "up" if ready else "down",
+        "checks": {name: "up" if up else "down" for name, up in checks.items()},
+    }
     return JsonResponse(body, status=200 if ready else 503)
 
 
@@ -40,7 +43,9 @@ def _allowed(request):
         address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
     except ValueError:
         return False
-    return any(address in ipaddress.ip_network(allowed, strict=False) for allowed in settings.OPSDASH_METRICS_ALLOWED_IPS)
+    return any(
+        address in ipaddress.ip_network(allowed, strict=False) for allowed in settings.OPSDASH_METRICS_ALLOWED_IPS
+    )
 
 
 @never_cache
@@ -48,7 +53,9 @@ def _allowed(request):
 def metrics(request):
     """Serve the Prometheus metrics to a scraper with the token or from an allowed address."""
     if not _allowed(request):
-        response = HttpResponse("Forbidden: send Authorization: Bearer <OPSDASH_METRICS_TOKEN>.\n", status=403, content_type="text/plain")
+        response = HttpResponse(
+            "Forbidden: send Authorization: Bearer <OPSDASH_METRICS_TOKEN>.\n", status=403, content_type="text/plain"
+        )
         response["WWW-Authenticate"] = "Bearer"
         return response
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

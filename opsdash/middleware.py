@@ -39,7 +39,10 @@ class QueryParameterMiddleware:
     def __call__(self, request):
         try:
             request.GET = clean_query(request.GET)
-            if request.method == "POST" and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            if request.method == "POST" and request.content_type in (
+                "application/x-www-form-urlencoded",
+                "multipart/form-data",
+            ):
                 check_no_nul(request.POST)
         except BadParameter as exc:
             return HttpResponseBadRequest(f"Bad request: {exc}\n", content_type="text/plain; charset=utf-8")

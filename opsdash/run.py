@@ -126,7 +126,9 @@ def configure(services):
     configured_backend = os.environ.get("CELERY_RESULT_BACKEND")
     broker = services.broker()
     environment["CELERY_BROKER_URL"] = broker
-    if services.redis is not None and (not configured_backend or configured_backend == os.environ.get("CELERY_BROKER_URL")):
+    if services.redis is not None and (
+        not configured_backend or configured_backend == os.environ.get("CELERY_BROKER_URL")
+    ):
         environment["CELERY_RESULT_BACKEND"] = broker
     os.environ.update(environment)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsdash.settings")

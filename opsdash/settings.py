@@ -156,15 +156,22 @@ OPSDASH_REDIS_TIMEOUT = env_int("OPSDASH_REDIS_TIMEOUT", 3)
 # While a service is known to be down, pages skip it for this many seconds rather
 # than wait for it again on every request (availability.guard).
 OPSDASH_OUTAGE_RECHECK_SECONDS = env_int("OPSDASH_OUTAGE_RECHECK_SECONDS", 15)
-for _name in ("OPSDASH_DB_CONNECT_TIMEOUT", "OPSDASH_WEB_STATEMENT_TIMEOUT", "OPSDASH_JOB_STATEMENT_TIMEOUT",
-              "OPSDASH_JOB_LOCK_TIMEOUT", "OPSDASH_REDIS_TIMEOUT"):
+for _name in (
+    "OPSDASH_DB_CONNECT_TIMEOUT",
+    "OPSDASH_WEB_STATEMENT_TIMEOUT",
+    "OPSDASH_JOB_STATEMENT_TIMEOUT",
+    "OPSDASH_JOB_LOCK_TIMEOUT",
+    "OPSDASH_REDIS_TIMEOUT",
+):
     if globals()[_name] < 1:
         raise ImproperlyConfigured(f"{_name} must be at least 1 (seconds)")
 # Web processes get the short statement timeout; the Celery worker and the long
 # commands switch to the job's (opsdash.timeouts.use_job_timeouts).
 for _database in DATABASES.values():
-    _database["OPTIONS"] = {**_database.get("OPTIONS", {}), **timeouts.database_options(
-        OPSDASH_DB_CONNECT_TIMEOUT, OPSDASH_WEB_STATEMENT_TIMEOUT)}
+    _database["OPTIONS"] = {
+        **_database.get("OPTIONS", {}),
+        **timeouts.database_options(OPSDASH_DB_CONNECT_TIMEOUT, OPSDASH_WEB_STATEMENT_TIMEOUT),
+    }
 # A platform connection is opened per request and per task: a persistent one would be
 # health-checked with a query that waits forever on a server that accepts and never
 # answers, where opening a connection is bounded by the connect timeout.

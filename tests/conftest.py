@@ -224,4 +224,3 @@ def redis_proxy(isolated_queue, committed_platform):
     app.conf.update(original)
     forget_broker_connections(app)
     proxy.stop()
-

@@ -1,6 +1,6 @@
 """Read and age the platform tables in tests: what a repair changed, and when; age a job run."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from django.db import connections
 from django.db.models import F
@@ -8,7 +8,7 @@ from django.db.models import F
 from consistency import repair
 from consistency.models import JobChunk, JobRun
 
-LONG_AGO = datetime(2020, 1, 1, tzinfo=timezone.utc)
+LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 def backdate_platform_rows():
@@ -51,6 +51,8 @@ def move_back(job, by):
     for field in ("started_at", "finished_at"):
         JobChunk.objects.filter(job_id=job.pk, **{f"{field}__isnull": False}).update(**{field: F(field) - by})
     job.refresh_from_db()
+
+
 def repair_all_job(user, chunks=None, dry_run=False):
     """
     Run a repair-all (or its dry run) as the workers do, in this process: begin it, run

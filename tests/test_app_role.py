@@ -57,7 +57,10 @@ def test_every_page_answers_as_the_everyday_role(drift, superuser_client, as_app
     take_snapshot()
     job = JobRun.objects.create(kind=JobKind.REPAIR_ALL, state=JobState.SUCCEEDED)
     urls = [reverse(name, args=args) + query for name, args, query in pages(job)]
-    urls += [reverse("consistency:therapist") + "?email=stale0@example.com", reverse("consistency:drilldown", args=["bio"])]
+    urls += [
+        reverse("consistency:therapist") + "?email=stale0@example.com",
+        reverse("consistency:drilldown", args=["bio"]),
+    ]
     for url in urls:
         response = superuser_client.get(url)
         assert response.status_code == 200, url
@@ -87,7 +90,9 @@ def test_repair_all_its_dry_run_and_a_resync_run_as_the_everyday_role(drift, oli
 def test_operator_actions_work_as_the_everyday_role(drift, operator_client, isolated_queue, as_app_role):
     log_intervention("avatar-sync", "stale0@example.com", "failed")
     created = operator_client.post(
-        reverse("consistency:create_profile"), {"email": "noprofile@example.com", "licensed_qualification": "MSc"}, follow=True
+        reverse("consistency:create_profile"),
+        {"email": "noprofile@example.com", "licensed_qualification": "MSc"},
+        follow=True,
     )
     assert "Created the profile" in created.content.decode()
     resolved = operator_client.post(
@@ -103,7 +108,9 @@ def test_operator_actions_work_as_the_everyday_role(drift, operator_client, isol
 
 @DB
 def test_installing_the_safety_net_as_the_everyday_role_says_who_may(superuser_client, as_app_role):
-    response = superuser_client.post(reverse("consistency:change_safety_net", args=["install"]), {"confirmed": "yes"}, follow=True)
+    response = superuser_client.post(
+        reverse("consistency:change_safety_net", args=["install"]), {"confirmed": "yes"}, follow=True
+    )
     assert response.status_code == 200
     assert "may not change the platform&#x27;s schema" in response.content.decode()
 

@@ -10,7 +10,8 @@ import pytest
 from django.db import connections
 from django.test import Client
 from django.urls import reverse
-from hypothesis import HealthCheck, Phase, given, settings, strategies as st
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 
 from consistency.models import JobKind, JobRun
 from consistency.snapshots import take_snapshot
@@ -37,9 +38,35 @@ PARAMETERS = {
     "interventions:items": ["entity_id", "operation"],
 }
 NEAR_VALID = [
-    "", "0", "-1", "1", "5", "25", "100", "101", "1000000", "99999999999999999999", "1e3", "abc", "csv",
-    "email", "-email", "approved", "none", "7d", "30", "on", "true", "avatar-sync", "drift@example.com",
-    " Drift@Example.COM\t", "drift@example.com\u00a0", "İ@example.com", "\x00", "a\x00b", "x" * 501,
+    "",
+    "0",
+    "-1",
+    "1",
+    "5",
+    "25",
+    "100",
+    "101",
+    "1000000",
+    "99999999999999999999",
+    "1e3",
+    "abc",
+    "csv",
+    "email",
+    "-email",
+    "approved",
+    "none",
+    "7d",
+    "30",
+    "on",
+    "true",
+    "avatar-sync",
+    "drift@example.com",
+    " Drift@Example.COM\t",
+    "drift@example.com\u00a0",
+    "İ@example.com",
+    "\x00",
+    "a\x00b",
+    "x" * 501,
 ]
 VALUES = st.one_of(
     st.sampled_from(NEAR_VALID),
@@ -66,7 +93,7 @@ def writes(alias):
 @pytest.fixture
 def dashboard(django_user_model):
     """A marketplace with a drifted therapist, a snapshot, an intervention and a finished job."""
-    make_therapist("drift@example.com", profile={"bio": "=HYPERLINK(\"http://evil.example\")"})
+    make_therapist("drift@example.com", profile={"bio": '=HYPERLINK("http://evil.example")'})
     make_therapist("fine@example.com")
     take_snapshot()
     Intervention.objects.create(operation="avatar-sync", entity_id="drift@example.com", error="trigger failed")
@@ -85,8 +112,12 @@ def signed_in(django_user_model, who):
 
 
 def urls(job):
-    args = {"consistency:drilldown": ["bio"], "consistency:drilldown_row": ["bio", "00000000-0000-0000-0000-000000000007"],
-            "consistency:job": [job.pk], "consistency:job_live": [job.pk]}
+    args = {
+        "consistency:drilldown": ["bio"],
+        "consistency:drilldown_row": ["bio", "00000000-0000-0000-0000-000000000007"],
+        "consistency:job": [job.pk],
+        "consistency:job_live": [job.pk],
+    }
     return [(name, reverse(name, args=args.get(name, []))) for name in PARAMETERS]
 
 
@@ -99,7 +130,10 @@ def test_no_get_parameter_gives_a_500_or_writes_anything(django_user_model, dash
     # No shrinking or explaining: each costs minutes here; the failing example is
     # printed as drawn, with the page and parameters in the assertion message.
     @settings(
-        max_examples=6, deadline=None, suppress_health_check=list(HealthCheck), database=None,
+        max_examples=6,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
         phases=[Phase.explicit, Phase.generate],
     )
     @given(data=st.data())

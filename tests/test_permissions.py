@@ -46,8 +46,22 @@ def actions(job):
         ("consistency:refresh_snapshot", [], {}),
         ("consistency:resync", [], {"email": "nobody@example.com"}),
         ("consistency:end_stale_job", [job.pk], {}),
-        ("interventions:resolve", [], {"action": "resolve", "operation": "orphan-enrollment", "entity_id": "x@example.com", "note": "done"}),
-        ("interventions:bulk", [], {"action": "resolve", "operation": "orphan-enrollment", "note": "done", "confirmed": "true", "expected": "1"}),
+        (
+            "interventions:resolve",
+            [],
+            {"action": "resolve", "operation": "orphan-enrollment", "entity_id": "x@example.com", "note": "done"},
+        ),
+        (
+            "interventions:bulk",
+            [],
+            {
+                "action": "resolve",
+                "operation": "orphan-enrollment",
+                "note": "done",
+                "confirmed": "true",
+                "expected": "1",
+            },
+        ),
     ] + superuser_actions()
 
 
@@ -114,7 +128,9 @@ def test_viewer_sees_every_page(viewer_client, finished_job):
         elif response.headers.get("Content-Type", "").startswith("text/html"):
             # A page or fragment of the dashboard, not the sign-in form.
             assert 'name="password"' not in response.content.decode(), name
-            assert any(t.name and t.name.startswith(("consistency/", "interventions/")) for t in response.templates), name
+            assert any(t.name and t.name.startswith(("consistency/", "interventions/")) for t in response.templates), (
+                name
+            )
 
 
 def test_viewer_is_refused_every_action(viewer_client, finished_job, assert_unchanged):
@@ -147,8 +163,8 @@ def test_sign_in_needs_the_csrf_token(olivia):
 
 
 def test_viewer_sees_no_action_button(viewer_client, finished_job):
-    from tests.factories import make_therapist
     from consistency.snapshots import take_snapshot
+    from tests.factories import make_therapist
 
     make_therapist("drifted@example.com", profile={"bio": "Old"})
     take_snapshot()

@@ -4,24 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Outage',
+            name="Outage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('service', models.CharField(choices=[('platform', 'The platform database'), ('queue', 'The job queue (Redis)')], max_length=20, unique=True)),
-                ('since', models.DateTimeField()),
-                ('checked_at', models.DateTimeField()),
-                ('error', models.TextField(blank=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "service",
+                    models.CharField(
+                        choices=[("platform", "The platform database"), ("queue", "The job queue (Redis)")],
+                        max_length=20,
+                        unique=True,
+                    ),
+                ),
+                ("since", models.DateTimeField()),
+                ("checked_at", models.DateTimeField()),
+                ("error", models.TextField(blank=True)),
             ],
             options={
-                'ordering': ['since'],
+                "ordering": ["since"],
             },
         ),
     ]

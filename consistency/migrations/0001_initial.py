@@ -9,7 +9,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -18,144 +17,248 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='PlatformUser',
+            name="PlatformUser",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False)),
-                ('email', models.CharField(max_length=255, unique=True)),
-                ('full_name', models.CharField(blank=True, max_length=255, null=True)),
-                ('user_type', models.CharField(default='individual', max_length=50)),
-                ('is_verified', models.BooleanField(default=False)),
-                ('is_active', models.BooleanField(default=True)),
-                ('avatar_url', models.TextField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False)),
+                ("email", models.CharField(max_length=255, unique=True)),
+                ("full_name", models.CharField(blank=True, max_length=255, null=True)),
+                ("user_type", models.CharField(default="individual", max_length=50)),
+                ("is_verified", models.BooleanField(default=False)),
+                ("is_active", models.BooleanField(default=True)),
+                ("avatar_url", models.TextField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name': 'platform user',
-                'db_table': 'users',
-                'managed': False,
+                "verbose_name": "platform user",
+                "db_table": "users",
+                "managed": False,
             },
         ),
         migrations.CreateModel(
-            name='TherapistEnrollment',
+            name="TherapistEnrollment",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False)),
-                ('email', models.CharField(max_length=255)),
-                ('full_name', models.CharField(max_length=255)),
-                ('bio', models.TextField(blank=True, null=True)),
-                ('experience_years', models.IntegerField(blank=True, default=0, null=True)),
-                ('specializations', django.contrib.postgres.fields.ArrayField(base_field=models.TextField(), blank=True, null=True, size=None)),
-                ('specialization', models.TextField(blank=True, null=True)),
-                ('profile_image_url', models.TextField(blank=True, default='/placeholder.svg', null=True)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('approved', 'Approved'), ('rejected', 'Rejected')], default='pending', max_length=50)),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False)),
+                ("email", models.CharField(max_length=255)),
+                ("full_name", models.CharField(max_length=255)),
+                ("bio", models.TextField(blank=True, null=True)),
+                ("experience_years", models.IntegerField(blank=True, default=0, null=True)),
+                (
+                    "specializations",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.TextField(), blank=True, null=True, size=None
+                    ),
+                ),
+                ("specialization", models.TextField(blank=True, null=True)),
+                ("profile_image_url", models.TextField(blank=True, default="/placeholder.svg", null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("approved", "Approved"), ("rejected", "Rejected")],
+                        default="pending",
+                        max_length=50,
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'db_table': 'therapist_enrollments',
-                'managed': False,
+                "db_table": "therapist_enrollments",
+                "managed": False,
             },
         ),
         migrations.CreateModel(
-            name='TherapistProfile',
+            name="TherapistProfile",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False)),
-                ('licensed_qualification', models.CharField(max_length=50)),
-                ('bio', models.TextField(blank=True, null=True)),
-                ('experience_years', models.IntegerField(blank=True, default=0, null=True)),
-                ('specializations', django.contrib.postgres.fields.ArrayField(base_field=models.TextField(), blank=True, null=True, size=None)),
-                ('profile_image_url', models.TextField(blank=True, null=True)),
-                ('verification_status', models.CharField(default='pending', max_length=50)),
-                ('is_verified', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False)),
+                ("licensed_qualification", models.CharField(max_length=50)),
+                ("bio", models.TextField(blank=True, null=True)),
+                ("experience_years", models.IntegerField(blank=True, default=0, null=True)),
+                (
+                    "specializations",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.TextField(), blank=True, null=True, size=None
+                    ),
+                ),
+                ("profile_image_url", models.TextField(blank=True, null=True)),
+                ("verification_status", models.CharField(default="pending", max_length=50)),
+                ("is_verified", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'db_table': 'therapist_profiles',
-                'managed': False,
+                "db_table": "therapist_profiles",
+                "managed": False,
             },
         ),
         migrations.CreateModel(
-            name='JobRun',
+            name="JobRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('repair_all', 'Repair all'), ('resync', 'Resync one therapist')], max_length=20)),
-                ('target', models.CharField(blank=True, max_length=255)),
-                ('dry_run', models.BooleanField(default=False)),
-                ('celery_task_id', models.CharField(blank=True, max_length=255)),
-                ('state', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('partially_failed', 'Partially failed'), ('cancelled', 'Cancelled')], default='queued', max_length=20)),
-                ('cancel_requested', models.BooleanField(default=False)),
-                ('progress_done', models.PositiveIntegerField(default=0)),
-                ('progress_total', models.PositiveIntegerField(default=0)),
-                ('therapists_total', models.PositiveIntegerField(default=0)),
-                ('rows_changed', models.JSONField(blank=True, default=dict)),
-                ('interventions_logged', models.PositiveIntegerField(default=0)),
-                ('interventions_resolved', models.PositiveIntegerField(default=0)),
-                ('metrics_before', models.JSONField(blank=True, null=True)),
-                ('metrics_after', models.JSONField(blank=True, null=True)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='job_runs', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("repair_all", "Repair all"), ("resync", "Resync one therapist")], max_length=20
+                    ),
+                ),
+                ("target", models.CharField(blank=True, max_length=255)),
+                ("dry_run", models.BooleanField(default=False)),
+                ("celery_task_id", models.CharField(blank=True, max_length=255)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("partially_failed", "Partially failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="queued",
+                        max_length=20,
+                    ),
+                ),
+                ("cancel_requested", models.BooleanField(default=False)),
+                ("progress_done", models.PositiveIntegerField(default=0)),
+                ("progress_total", models.PositiveIntegerField(default=0)),
+                ("therapists_total", models.PositiveIntegerField(default=0)),
+                ("rows_changed", models.JSONField(blank=True, default=dict)),
+                ("interventions_logged", models.PositiveIntegerField(default=0)),
+                ("interventions_resolved", models.PositiveIntegerField(default=0)),
+                ("metrics_before", models.JSONField(blank=True, null=True)),
+                ("metrics_after", models.JSONField(blank=True, null=True)),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="job_runs",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'permissions': [('run_jobs', 'Can run repair-all and resync'), ('manage_safety_net', 'Can install and roll back the safety-net triggers')],
+                "ordering": ["-created_at"],
+                "permissions": [
+                    ("run_jobs", "Can run repair-all and resync"),
+                    ("manage_safety_net", "Can install and roll back the safety-net triggers"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='JobEvent',
+            name="JobEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('state', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('partially_failed', 'Partially failed'), ('cancelled', 'Cancelled')], max_length=20)),
-                ('at', models.DateTimeField(auto_now_add=True)),
-                ('message', models.TextField(blank=True)),
-                ('job', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='consistency.jobrun')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("partially_failed", "Partially failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("at", models.DateTimeField(auto_now_add=True)),
+                ("message", models.TextField(blank=True)),
+                (
+                    "job",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="events", to="consistency.jobrun"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['at', 'id'],
+                "ordering": ["at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='AuditEntry',
+            name="AuditEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('actor_name', models.CharField(max_length=150)),
-                ('action', models.CharField(choices=[('resync', 'Resync'), ('repair_all', 'Repair all'), ('cancel', 'Cancel'), ('resolve', 'Resolve'), ('retry', 'Retry'), ('note', 'Note'), ('create_profile', 'Create profile'), ('safety_net_install', 'Install safety net'), ('safety_net_rollback', 'Roll back safety net')], max_length=30)),
-                ('target', models.CharField(db_index=True, max_length=255)),
-                ('details', models.JSONField(blank=True, default=dict)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('job', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='consistency.jobrun')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("actor_name", models.CharField(max_length=150)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("resync", "Resync"),
+                            ("repair_all", "Repair all"),
+                            ("cancel", "Cancel"),
+                            ("resolve", "Resolve"),
+                            ("retry", "Retry"),
+                            ("note", "Note"),
+                            ("create_profile", "Create profile"),
+                            ("safety_net_install", "Install safety net"),
+                            ("safety_net_rollback", "Roll back safety net"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                ("target", models.CharField(db_index=True, max_length=255)),
+                ("details", models.JSONField(blank=True, default=dict)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "job",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to="consistency.jobrun"
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'audit entries',
-                'ordering': ['-at'],
+                "verbose_name_plural": "audit entries",
+                "ordering": ["-at"],
             },
         ),
         migrations.CreateModel(
-            name='MetricSnapshot',
+            name="MetricSnapshot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('taken_at', models.DateTimeField(db_index=True)),
-                ('source', models.CharField(choices=[('schedule', 'Schedule'), ('job', 'Job'), ('manual', 'Manual')], default='schedule', max_length=20)),
-                ('therapists', models.PositiveIntegerField()),
-                ('consistent', models.PositiveIntegerField()),
-                ('inconsistent', models.JSONField()),
-                ('link_problems', models.JSONField()),
-                ('unresolved_interventions', models.PositiveIntegerField(blank=True, null=True)),
-                ('duration_ms', models.PositiveIntegerField(default=0)),
-                ('job', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='consistency.jobrun')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("taken_at", models.DateTimeField(db_index=True)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("schedule", "Schedule"), ("job", "Job"), ("manual", "Manual")],
+                        default="schedule",
+                        max_length=20,
+                    ),
+                ),
+                ("therapists", models.PositiveIntegerField()),
+                ("consistent", models.PositiveIntegerField()),
+                ("inconsistent", models.JSONField()),
+                ("link_problems", models.JSONField()),
+                ("unresolved_interventions", models.PositiveIntegerField(blank=True, null=True)),
+                ("duration_ms", models.PositiveIntegerField(default=0)),
+                (
+                    "job",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to="consistency.jobrun"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-taken_at'],
-                'get_latest_by': 'taken_at',
+                "ordering": ["-taken_at"],
+                "get_latest_by": "taken_at",
             },
         ),
         migrations.AddIndex(
-            model_name='jobrun',
-            index=models.Index(fields=['kind', 'state'], name='consistency_kind_2aafbe_idx'),
+            model_name="jobrun",
+            index=models.Index(fields=["kind", "state"], name="consistency_kind_2aafbe_idx"),
         ),
     ]

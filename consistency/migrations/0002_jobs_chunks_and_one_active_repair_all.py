@@ -6,57 +6,75 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('consistency', '0001_initial'),
+        ("consistency", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='JobChunk',
+            name="JobChunk",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('index', models.PositiveIntegerField()),
-                ('after', models.UUIDField()),
-                ('upto', models.UUIDField()),
-                ('state', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('done', 'Done'), ('skipped', 'Skipped'), ('failed', 'Failed')], default='pending', max_length=20)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('therapists', models.PositiveIntegerField(default=0)),
-                ('therapists_changed', models.PositiveIntegerField(default=0)),
-                ('therapists_failed', models.PositiveIntegerField(default=0)),
-                ('rows_changed', models.JSONField(blank=True, default=dict)),
-                ('interventions_logged', models.PositiveIntegerField(default=0)),
-                ('interventions_resolved', models.PositiveIntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("index", models.PositiveIntegerField()),
+                ("after", models.UUIDField()),
+                ("upto", models.UUIDField()),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("skipped", "Skipped"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("therapists", models.PositiveIntegerField(default=0)),
+                ("therapists_changed", models.PositiveIntegerField(default=0)),
+                ("therapists_failed", models.PositiveIntegerField(default=0)),
+                ("rows_changed", models.JSONField(blank=True, default=dict)),
+                ("interventions_logged", models.PositiveIntegerField(default=0)),
+                ("interventions_resolved", models.PositiveIntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['job', 'index'],
+                "ordering": ["job", "index"],
             },
         ),
         migrations.AddField(
-            model_name='jobrun',
-            name='therapists_changed',
+            model_name="jobrun",
+            name="therapists_changed",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='jobrun',
-            name='therapists_failed',
+            model_name="jobrun",
+            name="therapists_failed",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddConstraint(
-            model_name='jobrun',
-            constraint=models.UniqueConstraint(condition=models.Q(('dry_run', False), ('kind', 'repair_all'), ('state__in', ['queued', 'running'])), fields=('kind',), name='one_active_repair_all'),
+            model_name="jobrun",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("dry_run", False), ("kind", "repair_all"), ("state__in", ["queued", "running"])),
+                fields=("kind",),
+                name="one_active_repair_all",
+            ),
         ),
         migrations.AddField(
-            model_name='jobchunk',
-            name='job',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='chunks', to='consistency.jobrun'),
+            model_name="jobchunk",
+            name="job",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="chunks", to="consistency.jobrun"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='jobchunk',
-            constraint=models.UniqueConstraint(fields=('job', 'index'), name='one_row_per_chunk'),
+            model_name="jobchunk",
+            constraint=models.UniqueConstraint(fields=("job", "index"), name="one_row_per_chunk"),
         ),
     ]

@@ -6,33 +6,73 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('consistency', '0004_roles'),
+        ("consistency", "0004_roles"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='metricsnapshot',
-            name='source',
-            field=models.CharField(choices=[('schedule', 'Schedule'), ('job', 'Job'), ('manual', 'Manual'), ('startup', 'Startup')], default='schedule', max_length=20),
+            model_name="metricsnapshot",
+            name="source",
+            field=models.CharField(
+                choices=[("schedule", "Schedule"), ("job", "Job"), ("manual", "Manual"), ("startup", "Startup")],
+                default="schedule",
+                max_length=20,
+            ),
         ),
         migrations.CreateModel(
-            name='SnapshotAttempt',
+            name="SnapshotAttempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(choices=[('schedule', 'Schedule'), ('job', 'Job'), ('manual', 'Manual'), ('startup', 'Startup')], default='schedule', max_length=20)),
-                ('state', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='queued', max_length=20)),
-                ('requested_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('error', models.TextField(blank=True)),
-                ('job', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='consistency.jobrun')),
-                ('snapshot', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='consistency.metricsnapshot')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("schedule", "Schedule"),
+                            ("job", "Job"),
+                            ("manual", "Manual"),
+                            ("startup", "Startup"),
+                        ],
+                        default="schedule",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=20,
+                    ),
+                ),
+                ("requested_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("error", models.TextField(blank=True)),
+                (
+                    "job",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to="consistency.jobrun"
+                    ),
+                ),
+                (
+                    "snapshot",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="consistency.metricsnapshot",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-requested_at'],
-                'get_latest_by': 'requested_at',
+                "ordering": ["-requested_at"],
+                "get_latest_by": "requested_at",
             },
         ),
     ]

@@ -4,15 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('consistency', '0005_snapshot_attempts'),
+        ("consistency", "0005_snapshot_attempts"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditentry',
-            name='action',
-            field=models.CharField(choices=[('resync', 'Resync'), ('repair_all', 'Repair all'), ('cancel', 'Cancel'), ('resolve', 'Resolve'), ('retry', 'Retry'), ('note', 'Note'), ('create_profile', 'Create profile'), ('safety_net_install', 'Install safety net'), ('safety_net_rollback', 'Roll back safety net'), ('create_account', 'Create account'), ('seed_platform', 'Seed platform')], max_length=30),
+            model_name="auditentry",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("resync", "Resync"),
+                    ("repair_all", "Repair all"),
+                    ("cancel", "Cancel"),
+                    ("resolve", "Resolve"),
+                    ("retry", "Retry"),
+                    ("note", "Note"),
+                    ("create_profile", "Create profile"),
+                    ("safety_net_install", "Install safety net"),
+                    ("safety_net_rollback", "Roll back safety net"),
+                    ("create_account", "Create account"),
+                    ("seed_platform", "Seed platform"),
+                ],
+                max_length=30,
+            ),
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('consistency', '0006_audit_cli_actions'),
+        ("consistency", "0006_audit_cli_actions"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='jobchunk',
-            name='keys',
+            model_name="jobchunk",
+            name="keys",
             field=models.JSONField(blank=True, default=dict),
         ),
     ]

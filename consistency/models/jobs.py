@@ -102,6 +102,9 @@ class JobEvent(models.Model):
     class Meta:
         ordering = ["at", "id"]
 
+    def __str__(self):
+        return f"job {self.job_id}: {self.state}"
+
 
 class ChunkState(models.TextChoices):
     PENDING = "pending"

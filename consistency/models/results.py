@@ -88,6 +88,8 @@ class TherapistResult(models.Model):
 # SQL; a link problem's flag is true or false. A new check in the catalogue becomes a
 # column here, and `makemigrations` writes its migration.
 for _problem in THERAPIST_PROBLEMS.values():
-    _flag = models.BooleanField(null=True) if isinstance(_problem, catalogue.Check) else models.BooleanField(default=False)
+    _flag = (
+        models.BooleanField(null=True) if isinstance(_problem, catalogue.Check) else models.BooleanField(default=False)
+    )
     _flag.contribute_to_class(TherapistResult, _problem.flag)
 del _problem, _flag

@@ -35,7 +35,13 @@ def drilldown(request, problem):
     RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
     if request.GET.get("_export") == "csv":
         return stream_results_csv(table, f"{problem}-{timezone.now():%Y%m%d-%H%M}.csv")
-    context = {"problem": problem, "rule": THERAPIST_PROBLEMS[problem].rule, "filter": filterset, "table": table, "snapshot": latest_snapshot()}
+    context = {
+        "problem": problem,
+        "rule": THERAPIST_PROBLEMS[problem].rule,
+        "filter": filterset,
+        "table": table,
+        "snapshot": latest_snapshot(),
+    }
     if request.htmx and not request.htmx.boosted:
         return render(request, "consistency/partials/drilldown_results.html", context)
     return render(request, "consistency/drilldown.html", context)

@@ -20,7 +20,9 @@ def jobs_page(request):
     """List the running jobs and the history of every job."""
     table = JobRunTable(JobRun.objects.select_related("requested_by"))
     RequestConfig(request, paginate={"per_page": 25}).configure(table)
-    running_jobs = list(JobRun.objects.exclude(state__in=FINISHED_STATES).select_related("requested_by").order_by("created_at"))
+    running_jobs = list(
+        JobRun.objects.exclude(state__in=FINISHED_STATES).select_related("requested_by").order_by("created_at")
+    )
     for job in running_jobs:
         job.stale = stale_jobs.stale_reason(job)
     context = {"table": table, "running_jobs": running_jobs, "can_run": request.user.has_perm(RUN_JOBS)}

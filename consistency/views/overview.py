@@ -53,7 +53,9 @@ def overview_page(request):
 @login_required
 def overview_live(request):
     """Render the overview's live part alone, for htmx polling; remember the rate asked for."""
-    rate = overview.parse_refresh_rate(request.GET.get("every"), request.session.get(SESSION_RATE, overview.DEFAULT_REFRESH_RATE))
+    rate = overview.parse_refresh_rate(
+        request.GET.get("every"), request.session.get(SESSION_RATE, overview.DEFAULT_REFRESH_RATE)
+    )
     # Written only when it changes: a poll at the same rate leaves the session alone.
     if request.session.get(SESSION_RATE) != rate:
         request.session[SESSION_RATE] = rate

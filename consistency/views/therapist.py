@@ -107,7 +107,9 @@ def resync(request):
         job = jobs.start_resync(request.user, email)
     except jobs.JobError as exc:
         if in_row:
-            return render(request, "consistency/partials/result_row.html", row_context(request, problem, row, error=str(exc)))
+            return render(
+                request, "consistency/partials/result_row.html", row_context(request, problem, row, error=str(exc))
+            )
         messages.error(request, str(exc))
         return redirect(_therapist_url(email))
     if in_row:

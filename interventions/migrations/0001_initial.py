@@ -7,31 +7,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Intervention',
+            name="Intervention",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False)),
-                ('operation', models.TextField()),
-                ('entity_id', models.TextField(blank=True, null=True)),
-                ('error', models.TextField()),
-                ('payload', models.JSONField(blank=True, null=True)),
-                ('timestamp', models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
-                ('resolved', models.BooleanField(default=False, null=True)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('resolved_by', models.TextField(blank=True, null=True)),
-                ('resolution_notes', models.TextField(blank=True, null=True)),
+                ("id", models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False)),
+                ("operation", models.TextField()),
+                ("entity_id", models.TextField(blank=True, null=True)),
+                ("error", models.TextField()),
+                ("payload", models.JSONField(blank=True, null=True)),
+                ("timestamp", models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
+                ("resolved", models.BooleanField(default=False, null=True)),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                ("resolved_by", models.TextField(blank=True, null=True)),
+                ("resolution_notes", models.TextField(blank=True, null=True)),
             ],
             options={
-                'db_table': 'manual_intervention_log',
-                'ordering': ['timestamp'],
-                'managed': False,
+                "db_table": "manual_intervention_log",
+                "ordering": ["timestamp"],
+                "managed": False,
             },
         ),
     ]

@@ -4,14 +4,17 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('interventions', '0001_initial'),
+        ("interventions", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='intervention',
-            options={'managed': False, 'ordering': ['timestamp'], 'permissions': [('resolve_intervention', 'Can resolve, annotate and retry interventions')]},
+            name="intervention",
+            options={
+                "managed": False,
+                "ordering": ["timestamp"],
+                "permissions": [("resolve_intervention", "Can resolve, annotate and retry interventions")],
+            },
         ),
     ]

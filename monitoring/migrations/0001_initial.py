@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,67 +14,156 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Destination',
+            name="Destination",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('apprise_url', models.TextField(blank=True, help_text='e.g. slack://TokenA/TokenB/TokenC/#ops, ntfy://ntfy.sh/opsdash, json://host/path', verbose_name='Apprise URL')),
-                ('email', models.EmailField(blank=True, help_text="Sent through Django's mail settings instead of Apprise.", max_length=254)),
-                ('enabled', models.BooleanField(default=True)),
-                ('receives_digest', models.BooleanField(default=False, verbose_name='receives the daily digest')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, unique=True)),
+                (
+                    "apprise_url",
+                    models.TextField(
+                        blank=True,
+                        help_text="e.g. slack://TokenA/TokenB/TokenC/#ops, ntfy://ntfy.sh/opsdash, json://host/path",
+                        verbose_name="Apprise URL",
+                    ),
+                ),
+                (
+                    "email",
+                    models.EmailField(
+                        blank=True, help_text="Sent through Django's mail settings instead of Apprise.", max_length=254
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=True)),
+                ("receives_digest", models.BooleanField(default=False, verbose_name="receives the daily digest")),
             ],
         ),
         migrations.CreateModel(
-            name='AlertRule',
+            name="AlertRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('kind', models.CharField(choices=[('check_consistency', "A check's consistency falls under a threshold (%)"), ('consistent_percent', 'Consistent therapists fall under a percentage'), ('interventions', 'Unresolved interventions reach a count (default: the target)'), ('job_failed', 'A job fails'), ('worker_missing', 'No worker consumes the queue'), ('snapshot_stale', 'The latest snapshot is stale (beat missed two)'), ('intervention_regressed', 'An intervention regresses')], max_length=30)),
-                ('check_name', models.CharField(blank=True, choices=[('avatar', 'avatar'), ('bio', 'bio'), ('experience', 'experience'), ('verification', 'verification'), ('active', 'active'), ('name', 'name'), ('specializations', 'specializations')], help_text="For a check's consistency: the check; empty watches every check.", max_length=30, verbose_name='check')),
-                ('threshold', models.FloatField(blank=True, help_text='Percent passing for the consistency rules; a count of unresolved interventions (empty: OPSDASH_INTERVENTION_TARGET).', null=True)),
-                ('enabled', models.BooleanField(default=True)),
-                ('destinations', models.ManyToManyField(blank=True, related_name='rules', to='monitoring.destination')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, unique=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("check_consistency", "A check's consistency falls under a threshold (%)"),
+                            ("consistent_percent", "Consistent therapists fall under a percentage"),
+                            ("interventions", "Unresolved interventions reach a count (default: the target)"),
+                            ("job_failed", "A job fails"),
+                            ("worker_missing", "No worker consumes the queue"),
+                            ("snapshot_stale", "The latest snapshot is stale (beat missed two)"),
+                            ("intervention_regressed", "An intervention regresses"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                (
+                    "check_name",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("avatar", "avatar"),
+                            ("bio", "bio"),
+                            ("experience", "experience"),
+                            ("verification", "verification"),
+                            ("active", "active"),
+                            ("name", "name"),
+                            ("specializations", "specializations"),
+                        ],
+                        help_text="For a check's consistency: the check; empty watches every check.",
+                        max_length=30,
+                        verbose_name="check",
+                    ),
+                ),
+                (
+                    "threshold",
+                    models.FloatField(
+                        blank=True,
+                        help_text="Percent passing for the consistency rules; a count of unresolved interventions (empty: OPSDASH_INTERVENTION_TARGET).",
+                        null=True,
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=True)),
+                ("destinations", models.ManyToManyField(blank=True, related_name="rules", to="monitoring.destination")),
             ],
         ),
         migrations.CreateModel(
-            name='Incident',
+            name="Incident",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=100)),
-                ('summary', models.TextField()),
-                ('opened_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('cleared_at', models.DateTimeField(blank=True, null=True)),
-                ('acknowledged_at', models.DateTimeField(blank=True, null=True)),
-                ('acknowledged_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('rule', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='incidents', to='monitoring.alertrule')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.CharField(max_length=100)),
+                ("summary", models.TextField()),
+                ("opened_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("cleared_at", models.DateTimeField(blank=True, null=True)),
+                ("acknowledged_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "acknowledged_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "rule",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="incidents", to="monitoring.alertrule"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-opened_at'],
+                "ordering": ["-opened_at"],
             },
         ),
         migrations.CreateModel(
-            name='Notification',
+            name="Notification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event', models.CharField(choices=[('opened', 'Opened'), ('cleared', 'Cleared')], max_length=10)),
-                ('state', models.CharField(choices=[('pending', 'Pending'), ('sent', 'Sent'), ('failed', 'Failed')], default='pending', max_length=10)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('destination', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to='monitoring.destination')),
-                ('incident', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to='monitoring.incident')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("event", models.CharField(choices=[("opened", "Opened"), ("cleared", "Cleared")], max_length=10)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("sent", "Sent"), ("failed", "Failed")],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "destination",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notifications",
+                        to="monitoring.destination",
+                    ),
+                ),
+                (
+                    "incident",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notifications",
+                        to="monitoring.incident",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.AddConstraint(
-            model_name='incident',
-            constraint=models.UniqueConstraint(condition=models.Q(('cleared_at__isnull', True)), fields=('rule', 'key'), name='one_open_incident'),
+            model_name="incident",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("cleared_at__isnull", True)), fields=("rule", "key"), name="one_open_incident"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='notification',
-            constraint=models.UniqueConstraint(fields=('incident', 'destination', 'event'), name='one_notification_per_event'),
+            model_name="notification",
+            constraint=models.UniqueConstraint(
+                fields=("incident", "destination", "event"), name="one_notification_per_event"
+            ),
         ),
     ]

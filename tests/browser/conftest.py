@@ -66,7 +66,9 @@ def browser_type_launch_args(browser_type_launch_args):
     """Launch the Chromium found, with the flags a closed network and a container need."""
     path = chromium()
     if path is None:
-        pytest.fail("no Chromium for the browser tests: `.venv/bin/playwright install chromium` or `apt-get install chromium`")
+        pytest.fail(
+            "no Chromium for the browser tests: `.venv/bin/playwright install chromium` or `apt-get install chromium`"
+        )
     return {**browser_type_launch_args, "executable_path": path, "args": CHROMIUM_ARGS}
 
 

@@ -23,7 +23,9 @@ def resolved_intervention(committed_platform):
     )
 
 
-def test_admin_intervention_list_shows_the_resolved_at_column_whole_at_1440_px(live_server, sign_in, sam, resolved_intervention):
+def test_admin_intervention_list_shows_the_resolved_at_column_whole_at_1440_px(
+    live_server, sign_in, sam, resolved_intervention
+):
     page = sign_in("sam")
     page.goto(live_server.url + "/admin/interventions/intervention/")
     header = page.locator("#result_list thead th", has_text="Resolved at")
@@ -36,7 +38,10 @@ def test_admin_intervention_list_shows_the_resolved_at_column_whole_at_1440_px(l
         right = box["x"] + box["width"]
         assert right <= width and right <= results["x"] + results["width"], (box, results, width)
     # Nothing of the list is hidden behind a horizontal scroll bar.
-    assert page.evaluate("(() => { const t = document.querySelector('#changelist .results'); return t.scrollWidth <= t.clientWidth; })()")
+    assert page.evaluate(
+        "(() => { const t = document.querySelector('#changelist .results'); return t.scrollWidth <= t.clientWidth; })()"
+    )
+
 
 @pytest.mark.parametrize("path", ["/", "/interventions/", "/admin/", "/admin/interventions/intervention/"])
 def test_every_page_links_a_favicon_that_exists(live_server, sign_in, sam, path):

@@ -10,7 +10,9 @@ pytestmark = [
 ]
 
 
-def test_stopping_the_worker_turns_the_health_strip_red_within_a_minute(sign_in, seeded_platform, celery_worker, olivia, screenshot):
+def test_stopping_the_worker_turns_the_health_strip_red_within_a_minute(
+    sign_in, seeded_platform, celery_worker, olivia, screenshot
+):
     page = sign_in("olivia")
     strip = page.locator("#health-strip")
     expect(strip).to_have_class("card health-strip good")
@@ -19,4 +21,6 @@ def test_stopping_the_worker_turns_the_health_strip_red_within_a_minute(sign_in,
     page.select_option("select[name=every]", "5")
     celery_worker.stop()
     expect(page.locator("#health-strip")).to_have_class("card health-strip bad", timeout=60_000)
-    expect(page.locator("#health-strip [role=alert]")).to_contain_text(f"No worker is consuming the queue {celery_worker.queue}")
+    expect(page.locator("#health-strip [role=alert]")).to_contain_text(
+        f"No worker is consuming the queue {celery_worker.queue}"
+    )

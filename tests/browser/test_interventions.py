@@ -9,7 +9,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, datab
 
 
 def test_resolve_of_the_top_row_works_with_the_details_drawer_open(live_server, sign_in, olivia, committed_platform):
-    Intervention.objects.create(operation="avatar-sync", entity_id="anna@example.com", error="upload failed", payload={"job": 5})
+    Intervention.objects.create(
+        operation="avatar-sync", entity_id="anna@example.com", error="upload failed", payload={"job": 5}
+    )
     Intervention.objects.create(operation="bio-sync", entity_id="ben@example.com", error="timeout")
     page = sign_in("olivia")
     page.goto(live_server.url + "/interventions/")

@@ -15,7 +15,9 @@ from tests.factories import make_therapist
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, databases=["default", "platform"])]
 
 
-def test_resync_from_the_drilldown_turns_the_row_consistent(live_server, sign_in, seeded_platform, olivia, celery_worker, screenshot):
+def test_resync_from_the_drilldown_turns_the_row_consistent(
+    live_server, sign_in, seeded_platform, olivia, celery_worker, screenshot
+):
     make_therapist("anna.drift@example.com", profile={"bio": "Anna's old bio"})
     refresh_results()
     page = sign_in("olivia")
@@ -28,7 +30,9 @@ def test_resync_from_the_drilldown_turns_the_row_consistent(live_server, sign_in
     expect(page.locator("tr.consistent-now")).to_contain_text("✓ consistent", timeout=30_000)
 
 
-def test_repair_all_shows_its_dry_run_then_progress_to_one_hundred_percent(live_server, sign_in, seeded_platform, olivia, celery_worker, screenshot):
+def test_repair_all_shows_its_dry_run_then_progress_to_one_hundred_percent(
+    live_server, sign_in, seeded_platform, olivia, celery_worker, screenshot
+):
     page = sign_in("olivia")
     page.goto(live_server.url + "/jobs/")
     page.get_by_role("button", name="Repair all…").click()
@@ -55,7 +59,9 @@ def test_repair_all_shows_its_dry_run_then_progress_to_one_hundred_percent(live_
 
 def test_an_operator_sees_a_stale_repair_all_and_ends_it_from_the_jobs_page(live_server, sign_in, olivia):
     # Its worker was killed in chunk 0, longer ago than a chunk's time limit.
-    job = JobRun.objects.create(kind=JobKind.REPAIR_ALL, state="running", requested_by=olivia, started_at=timezone.now())
+    job = JobRun.objects.create(
+        kind=JobKind.REPAIR_ALL, state="running", requested_by=olivia, started_at=timezone.now()
+    )
     long_ago = timezone.now() - stale_jobs.time_limit(stale_jobs.CHUNK_TASK) - timedelta(minutes=5)
     JobChunk.objects.create(job=job, index=0, after=UUID(int=0), upto=UUID(int=1), state="running", started_at=long_ago)
     page = sign_in("olivia")

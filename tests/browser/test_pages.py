@@ -147,7 +147,9 @@ def safety_net_removed_after():
     safety_net.rollback()
 
 
-def test_safety_net_page_for_a_superuser(live_server, sign_in, seeded_platform, sam, screenshot, safety_net_removed_after):
+def test_safety_net_page_for_a_superuser(
+    live_server, sign_in, seeded_platform, sam, screenshot, safety_net_removed_after
+):
     page = sign_in("sam")
     page.goto(live_server.url + "/safety-net/")
     page.get_by_role("button", name="Install…").click()
@@ -161,7 +163,9 @@ def test_safety_net_page_for_a_superuser(live_server, sign_in, seeded_platform, 
     expect(page.locator(".message.success")).to_contain_text("not installed")
 
 
-def test_bulk_resolve_refuses_when_what_was_confirmed_changed_and_resolves_nothing_else(live_server, sign_in, committed_platform, olivia):
+def test_bulk_resolve_refuses_when_what_was_confirmed_changed_and_resolves_nothing_else(
+    live_server, sign_in, committed_platform, olivia
+):
     Intervention.objects.create(operation="avatar-sync", entity_id="anna@example.com", error="avatar upload failed")
     Intervention.objects.create(operation="profile-sync", entity_id="bert@example.com", error="profile sync failed")
     page = sign_in("olivia")

@@ -49,4 +49,6 @@ def task_queue(settings):
 @pytest.fixture
 def name_drifts():
     """Seven therapists whose user name differs from the enrollment's, so every chunk writes users."""
-    return [make_therapist(user={"full_name": f"Nick {n}"}, enrollment={"full_name": f"Legal {n}"})[0] for n in range(7)]
+    return [
+        make_therapist(user={"full_name": f"Nick {n}"}, enrollment={"full_name": f"Legal {n}"})[0] for n in range(7)
+    ]

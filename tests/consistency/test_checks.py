@@ -7,7 +7,7 @@ the repair and consistency_report do.
 """
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connections
@@ -235,7 +235,7 @@ def test_greatest_id_breaks_a_tie_of_updated_at():
     make_profile(user)
     low = make_enrollment(user, linked=False, id=uuid.UUID("00000000-0000-4000-8000-000000000001"))
     high = make_enrollment(user, linked=False, id=uuid.UUID("ffffffff-0000-4000-8000-000000000001"))
-    same_time = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
+    same_time = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
     set_updated_at(low, same_time)
     set_updated_at(high, same_time)
 
@@ -250,7 +250,7 @@ def test_greatest_id_breaks_a_tie_between_the_linked_and_an_unlinked_enrollment(
     high_id = uuid.UUID("ffffffff-0000-4000-8000-000000000002")
     linked = make_enrollment(user, id=high_id if greater == "linked" else low_id)
     unlinked = make_enrollment(user, linked=False, id=low_id if greater == "linked" else high_id)
-    same_time = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
+    same_time = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
     set_updated_at(linked, same_time)
     set_updated_at(unlinked, same_time)
 

@@ -32,7 +32,7 @@ def plans(bounds, keys=None):
             cursor.execute(repair.plan_sql(BY_IDS, keyed=keys is not None), params)
             columns = [col.name for col in cursor.description]
             for row in cursor.fetchall():
-                plan = dict(zip(columns, row))
+                plan = dict(zip(columns, row, strict=False))
                 planned[plan["therapist_id"]] = plan
     return planned
 
@@ -68,7 +68,7 @@ def test_a_keyed_repair_all_writes_what_one_chunk_of_everyone_writes(platform_wi
         everyone, logged = platform_contents(), open_interventions()
         cursor.execute("rollback to savepoint before_repair")
     bounds = repair.chunk_bounds(7)
-    for (after, upto), keys in zip(bounds, chunk_keys(bounds)):
+    for (after, upto), keys in zip(bounds, chunk_keys(bounds), strict=False):
         repair.repair_range(after, upto, keys=keys)
     # updated_at is now() of the one test transaction either way.
     contents = platform_contents()

@@ -58,9 +58,14 @@ def drifted_platform():
 def test_json_report_has_the_keys_of_the_spec(drifted_platform):
     metrics = json.loads(report("--json"))
 
-    assert {"therapists", "consistent", "inconsistent", "link_problems", "unresolved_interventions", "computed_at"} <= set(
-        metrics
-    )
+    assert {
+        "therapists",
+        "consistent",
+        "inconsistent",
+        "link_problems",
+        "unresolved_interventions",
+        "computed_at",
+    } <= set(metrics)
     assert set(metrics["inconsistent"]) == {
         "avatar",
         "bio",

@@ -36,7 +36,9 @@ def logged_payloads(operation):
 
 def test_a_therapist_whose_repair_failed_alone_is_logged_with_an_object_payload():
     with connections["platform"].cursor() as cursor:
-        cursor.execute("alter table therapist_profiles add constraint no_forbidden_bio check (bio is distinct from 'Forbidden.')")
+        cursor.execute(
+            "alter table therapist_profiles add constraint no_forbidden_bio check (bio is distinct from 'Forbidden.')"
+        )
     user, _, _ = make_therapist(email="Fails@Example.com", enrollment={"bio": "Forbidden."}, profile={"bio": "Old."})
     make_therapist(profile={"bio": "Stale."})
     result = repair_everyone(job_id=7)

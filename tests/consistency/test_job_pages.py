@@ -19,7 +19,9 @@ def three_with_stale_bio_and_name(settings):
     """Three therapists, each with two rows to write (profile bio, user name): 6 rows, 3 therapists."""
     settings.OPSDASH_REPAIR_CHUNK_SIZE = 2
     return [
-        make_therapist(profile={"bio": f"Stale {n}."}, user={"full_name": f"Old name {n}"}, enrollment={"full_name": f"Name {n}"})
+        make_therapist(
+            profile={"bio": f"Stale {n}."}, user={"full_name": f"Old name {n}"}, enrollment={"full_name": f"Name {n}"}
+        )
         for n in range(3)
     ]
 
@@ -37,16 +39,18 @@ def test_dry_run_lists_only_the_columns_it_would_change(viewer_client, olivia, t
     job = dry_run(olivia)
     assert job.rows_changed["therapist_enrollments"]["experience_years"] == 0
     html = viewer_client.get(reverse("consistency:job", args=[job.pk])).content.decode()
-    table = html[html.index("What it would change"):html.index("</table>", html.index("What it would change"))]
+    table = html[html.index("What it would change") : html.index("</table>", html.index("What it would change"))]
     assert re.findall(r"<code>(\w+)</code></td><td class=\"num\">(\d+)", table) == [("bio", "3"), ("full_name", "3")]
     assert "experience_years" not in table
 
 
-def test_jobs_list_and_job_page_show_the_same_would_change_figure_for_a_dry_run(viewer_client, olivia, three_with_stale_bio_and_name):
+def test_jobs_list_and_job_page_show_the_same_would_change_figure_for_a_dry_run(
+    viewer_client, olivia, three_with_stale_bio_and_name
+):
     job = dry_run(olivia)
     assert sum(sum(c.values()) for c in job.rows_changed.values()) == 6
     listing = viewer_client.get(reverse("consistency:jobs")).content.decode()
-    row = text(listing[listing.index(f">{job.pk}</a>"):])
+    row = text(listing[listing.index(f">{job.pk}</a>") :])
     row = row[: row.index("</tr>") if "</tr>" in row else 400]
     assert "Therapists changed" in text(listing)
     assert "3 would change" in row and " 6 " not in row
@@ -79,7 +83,9 @@ def test_badge_and_states_agree_when_the_job_starts_while_the_page_is_read(clien
     def worker_starts_the_job_before_the_states_are_read(execute, sql, params, many, context):
         if "consistency_jobevent" in sql and not started:
             # Another connection, as a worker's: it commits the move to running.
-            thread = threading.Thread(target=lambda: runner.transition(job.pk, JobState.RUNNING, "Started", from_states=[JobState.QUEUED]))
+            thread = threading.Thread(
+                target=lambda: runner.transition(job.pk, JobState.RUNNING, "Started", from_states=[JobState.QUEUED])
+            )
             thread.start()
             thread.join()
             started.append(True)

@@ -115,7 +115,9 @@ def test_only_the_operator_who_started_it_or_a_superuser_may_cancel(alice, bob, 
     job = jobs.start_repair_all(alice)
     JobRun.objects.filter(pk=job.pk).update(state=JobState.RUNNING)
     # A chunk in hand: the cancel is asked for, and the job stops after it.
-    JobChunk.objects.create(job=job, index=0, after=uuid4(), upto=uuid4(), state=ChunkState.RUNNING, started_at=timezone.now())
+    JobChunk.objects.create(
+        job=job, index=0, after=uuid4(), upto=uuid4(), state=ChunkState.RUNNING, started_at=timezone.now()
+    )
     with pytest.raises(PermissionDenied):
         jobs.request_cancel(job, bob)
     assert jobs.request_cancel(job, root) is True

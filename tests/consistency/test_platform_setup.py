@@ -20,7 +20,9 @@ RECOMMENDED = {"opsdash_users_email_norm_idx": "users", "opsdash_enrollments_ema
 
 def raw(sql, params=None, url=None):
     """Run one statement on its own connection (autocommit) and return its rows."""
-    with psycopg.connect((url or database_url("platform")).replace("postgres://", "postgresql://"), autocommit=True) as conn:
+    with psycopg.connect(
+        (url or database_url("platform")).replace("postgres://", "postgresql://"), autocommit=True
+    ) as conn:
         cursor = conn.execute(sql, params)
         return cursor.fetchall() if cursor.description else None
 
@@ -46,7 +48,9 @@ def test_platform_setup_creates_the_log_the_safety_net_and_the_recommended_index
     drop_log()
     out = StringIO()
     call_command("platform_setup", stdout=out)
-    assert raw("select to_regclass('manual_intervention_log') is not null, to_regclass('manual_intervention_log_unresolved_idx') is not null") == [(True, True)]
+    assert raw(
+        "select to_regclass('manual_intervention_log') is not null, to_regclass('manual_intervention_log_unresolved_idx') is not null"
+    ) == [(True, True)]
     assert safety_net.status().state == safety_net.State.INSTALLED
     indexes = raw(
         "select c.relname, t.relname, i.indisvalid, pg_get_indexdef(i.indexrelid) from pg_index i"
@@ -71,7 +75,9 @@ def test_platform_setup_rebuilds_a_recommended_index_left_invalid(set_up_platfor
     out = StringIO()
     call_command("platform_setup", stdout=out)
     assert "dropping the invalid index opsdash_users_email_norm_idx" in out.getvalue()
-    assert raw("select indisvalid from pg_index where indexrelid = 'opsdash_users_email_norm_idx'::regclass") == [(True,)]
+    assert raw("select indisvalid from pg_index where indexrelid = 'opsdash_users_email_norm_idx'::regclass") == [
+        (True,)
+    ]
 
 
 @pytest.mark.django_db(databases=["default", "platform"])
@@ -101,7 +107,9 @@ def test_the_printed_sql_sets_the_platform_up_when_a_dba_runs_it_with_psql(scrat
     url, name = scratch_platform
     out = StringIO()
     call_command("platform_setup", "--sql", stdout=out)
-    run = subprocess.run(["psql", url, "-q", "-v", "ON_ERROR_STOP=1"], input=out.getvalue(), text=True, capture_output=True, timeout=120)
+    run = subprocess.run(
+        ["psql", url, "-q", "-v", "ON_ERROR_STOP=1"], input=out.getvalue(), text=True, capture_output=True, timeout=120
+    )
     assert run.returncode == 0, run.stderr
     found = raw(
         "select to_regclass('manual_intervention_log') is not null, to_regclass('opsdash_users_email_norm_idx') is not null,"
@@ -149,7 +157,10 @@ def test_the_everyday_role_has_exactly_the_documented_grants(committed_platform,
         ("therapist_profiles", c)
         for c in ("profile_image_url", "bio", "experience_years", "specializations", "verification_status", "is_verified", "updated_at")
     }  # fmt: skip
-    assert raw("select has_database_privilege(%s, current_database(), 'TEMP'), has_database_privilege(%s, current_database(), 'CREATE')", [app_role, app_role]) == [(True, False)]
+    assert raw(
+        "select has_database_privilege(%s, current_database(), 'TEMP'), has_database_privilege(%s, current_database(), 'CREATE')",
+        [app_role, app_role],
+    ) == [(True, False)]
 
 
 @pytest.mark.django_db(databases=["default", "platform"])

@@ -38,7 +38,9 @@ def test_avatar_comes_from_the_enrollment_first():
 
 
 def test_avatar_falls_back_to_the_users_then_the_profiles():
-    from_user = make_therapist(user={"avatar_url": "https://cdn/u.jpg"}, profile={"profile_image_url": "https://cdn/p.jpg"})
+    from_user = make_therapist(
+        user={"avatar_url": "https://cdn/u.jpg"}, profile={"profile_image_url": "https://cdn/p.jpg"}
+    )
     from_profile = make_therapist(user={"avatar_url": None}, profile={"profile_image_url": "https://cdn/p.jpg"})
     repair_everyone()
     assert [fresh(r).profile_image_url for r in from_user[1:]] == ["https://cdn/u.jpg"] * 2
@@ -259,7 +261,9 @@ def test_linking_an_enrollment_resolves_its_open_intervention():
 
 
 def test_an_unlinked_enrollment_is_left_for_a_human_when_another_is_linked():
-    user, linked, _ = make_therapist(enrollment={"status": "pending"}, profile={"verification_status": "pending", "is_verified": False})
+    user, linked, _ = make_therapist(
+        enrollment={"status": "pending"}, profile={"verification_status": "pending", "is_verified": False}
+    )
     unlinked = make_enrollment(user, linked=False, status="approved")
     repair_everyone()
     assert fresh(unlinked).user_id is None

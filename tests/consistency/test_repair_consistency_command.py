@@ -28,7 +28,9 @@ def stale_profiles(settings):
     """Three therapists with a stale profile bio and one with a user name of its own; chunks of two."""
     settings.OPSDASH_REPAIR_CHUNK_SIZE = 2
     rows = [make_therapist(email=f"stale{n}@example.com", profile={"bio": "Stale."}) for n in range(3)]
-    rows.append(make_therapist(email="named@example.com", user={"full_name": "Nick"}, enrollment={"full_name": "Nicole"}))
+    rows.append(
+        make_therapist(email="named@example.com", user={"full_name": "Nick"}, enrollment={"full_name": "Nicole"})
+    )
     return rows
 
 

@@ -73,8 +73,12 @@ def test_a_repair_all_cancelled_between_chunks_ends_at_once(alice, five_stale_pr
 
 def test_a_failing_therapist_leaves_the_job_partially_failed(alice, five_stale_profiles):
     with connections["platform"].cursor() as cursor:
-        cursor.execute("alter table therapist_profiles add constraint no_old_bio check (bio is distinct from 'Helps with anxiety.')")
-        cursor.execute("update therapist_enrollments set bio = 'Fine.' where email <> %s", [five_stale_profiles[0][0].email])
+        cursor.execute(
+            "alter table therapist_profiles add constraint no_old_bio check (bio is distinct from 'Helps with anxiety.')"
+        )
+        cursor.execute(
+            "update therapist_enrollments set bio = 'Fine.' where email <> %s", [five_stale_profiles[0][0].email]
+        )
     job = runner.run_repair_all(repair_all_job(alice).pk)
     assert job.state == JobState.PARTIALLY_FAILED
     assert (job.therapists_changed, job.therapists_failed, job.interventions_logged) == (4, 1, 1)

@@ -6,7 +6,7 @@ there as they would in production, and the DDL is rolled back with the test. Tes
 that must see a commit say so and clean up after themselves.
 """
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from django.db import DatabaseError, connections
@@ -19,7 +19,7 @@ from tests.factories import make_enrollment, make_therapist, make_user
 pytestmark = pytest.mark.django_db(databases=["default", "platform"])
 
 PLACEHOLDER = "/placeholder.svg"
-LONG_AGO = datetime(2020, 1, 1, tzinfo=timezone.utc)
+LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 def platform_sql(statement, params=None):
@@ -415,7 +415,9 @@ def test_non_therapist_changes_touch_nothing(installed):
 
 def test_unrelated_column_updates_touch_nothing(ann):
     user, enrollment, profile = ann
-    platform_sql("update users set full_name = 'Ann B.', phone = '+234 1', last_login_at = now() where id = %s", [user.id])
+    platform_sql(
+        "update users set full_name = 'Ann B.', phone = '+234 1', last_login_at = now() where id = %s", [user.id]
+    )
     platform_sql("update therapist_enrollments set phone = '+234 2', is_active = false where id = %s", [enrollment.id])
     platform_sql("update therapist_profiles set hourly_rate = 90 where id = %s", [profile.id])
 
@@ -565,8 +567,7 @@ def test_failed_install_leaves_nothing_behind():
 
 def test_rollback_drops_nothing_that_others_depend_on(installed):
     platform_sql(
-        "create trigger platform_own_trigger after update on users"
-        " for each row execute function opsdash_sync_avatar()"
+        "create trigger platform_own_trigger after update on users for each row execute function opsdash_sync_avatar()"
     )
     with pytest.raises(DatabaseError):
         safety_net.rollback()
@@ -585,7 +586,9 @@ def test_install_without_the_platform_tables_says_so():
 
 def replace_by_hand(function):
     """CREATE OR REPLACE a trigger function with a body that does nothing, as a hurried fix would."""
-    platform_sql(f"create or replace function {function}() returns trigger language plpgsql as $$ begin return null; end $$")
+    platform_sql(
+        f"create or replace function {function}() returns trigger language plpgsql as $$ begin return null; end $$"
+    )
 
 
 def _object(current, name):

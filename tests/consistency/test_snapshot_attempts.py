@@ -20,7 +20,9 @@ pytestmark = pytest.mark.django_db(databases=["default", "platform"])
 
 
 def live(client):
-    return client.get(reverse("consistency:overview_live") + "?every=30", headers={"HX-Request": "true"}).content.decode()
+    return client.get(
+        reverse("consistency:overview_live") + "?every=30", headers={"HX-Request": "true"}
+    ).content.decode()
 
 
 def test_refresh_now_is_followed_every_second_until_its_snapshot_brings_the_figures(operator_client, isolated_queue):
@@ -45,7 +47,9 @@ def test_refresh_now_is_followed_every_second_until_its_snapshot_brings_the_figu
 
 def test_refresh_now_is_followed_even_while_the_live_refresh_is_paused(operator_client, isolated_queue):
     operator_client.post(reverse("consistency:refresh_snapshot"))
-    html = operator_client.get(reverse("consistency:overview_live") + "?every=0", headers={"HX-Request": "true"}).content.decode()
+    html = operator_client.get(
+        reverse("consistency:overview_live") + "?every=0", headers={"HX-Request": "true"}
+    ).content.decode()
     assert 'hx-trigger="every 1s [' in html
 
 

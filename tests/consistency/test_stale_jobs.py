@@ -24,7 +24,9 @@ pytestmark = pytest.mark.django_db(databases=["default", "platform"])
 def five_name_drifts(settings):
     """Five therapists whose user name differs from the enrollment's, in chunks of two."""
     settings.OPSDASH_REPAIR_CHUNK_SIZE = 2
-    return [make_therapist(user={"full_name": f"Nick {n}"}, enrollment={"full_name": f"Legal {n}"})[0] for n in range(5)]
+    return [
+        make_therapist(user={"full_name": f"Nick {n}"}, enrollment={"full_name": f"Legal {n}"})[0] for n in range(5)
+    ]
 
 
 def chunk_limit():
@@ -99,7 +101,9 @@ def test_a_resync_running_longer_than_its_time_limit_is_stale(alice):
     runner.transition(job.pk, JobState.RUNNING, "Started", started_at=timezone.now())
     job.refresh_from_db()
     assert stale_jobs.stale_reason(job) is None
-    move_back(job, stale_jobs.time_limit(stale_jobs.RESYNC_TASK) + settings.OPSDASH_STALE_JOB_GRACE + timedelta(seconds=1))
+    move_back(
+        job, stale_jobs.time_limit(stale_jobs.RESYNC_TASK) + settings.OPSDASH_STALE_JOB_GRACE + timedelta(seconds=1)
+    )
     assert "its worker was lost" in stale_jobs.stale_reason(job)
 
 

@@ -27,7 +27,9 @@ from tests.worker import database_url, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(databases=["default", "platform"], transaction=True)]
 
-CHUNK_STALE_AFTER = stale_jobs.time_limit(stale_jobs.CHUNK_TASK) + settings.OPSDASH_STALE_JOB_GRACE + timedelta(seconds=1)
+CHUNK_STALE_AFTER = (
+    stale_jobs.time_limit(stale_jobs.CHUNK_TASK) + settings.OPSDASH_STALE_JOB_GRACE + timedelta(seconds=1)
+)
 
 
 def chunk_outcomes(job):

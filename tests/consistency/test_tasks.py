@@ -90,7 +90,12 @@ def test_a_cancelled_repair_all_stops_after_the_chunk_in_hand(start_worker, alic
         lock.release()
     job = finished(job)
     assert job.state == JobState.CANCELLED
-    assert [c.state for c in job.chunks.all()] == [ChunkState.DONE, ChunkState.DONE, ChunkState.SKIPPED, ChunkState.SKIPPED]
+    assert [c.state for c in job.chunks.all()] == [
+        ChunkState.DONE,
+        ChunkState.DONE,
+        ChunkState.SKIPPED,
+        ChunkState.SKIPPED,
+    ]
     consistent = [state.consistent for state in states_for_ids([u.id for u in users])]
     assert consistent == [True] * 4 + [False] * 3
     assert (job.progress_done, job.therapists_changed) == (2, 4)

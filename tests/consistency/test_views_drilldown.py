@@ -23,7 +23,11 @@ def bio_drifts():
     users = [
         make_therapist("Anna@Example.com", profile={"bio": "Anna's old bio"})[0],
         make_therapist("bert@example.com", profile={"bio": None})[0],
-        make_therapist("carl@example.com", enrollment={"status": "pending"}, profile={"bio": "", "verification_status": "pending", "is_verified": False})[0],
+        make_therapist(
+            "carl@example.com",
+            enrollment={"status": "pending"},
+            profile={"bio": "", "verification_status": "pending", "is_verified": False},
+        )[0],
     ]
     refresh_results()
     return users
@@ -54,7 +58,9 @@ def test_status_filter(viewer_client, bio_drifts):
 
 
 def test_age_filter_keeps_therapists_failing_for_long(viewer_client, bio_drifts):
-    TherapistResult.objects.filter(norm_email="bert@example.com").update(failing_since=timezone.now() - timedelta(days=8))
+    TherapistResult.objects.filter(norm_email="bert@example.com").update(
+        failing_since=timezone.now() - timedelta(days=8)
+    )
     response = viewer_client.get(BIO + "?age=7d")
     assert [r.record.u_email for r in response.context["table"].rows] == ["bert@example.com"]
 
@@ -62,7 +68,9 @@ def test_age_filter_keeps_therapists_failing_for_long(viewer_client, bio_drifts)
 def test_sorting_by_email_descending(viewer_client, bio_drifts):
     response = viewer_client.get(BIO + "?sort=-email")
     assert [r.record.norm_email for r in response.context["table"].rows] == [
-        "carl@example.com", "bert@example.com", "anna@example.com",
+        "carl@example.com",
+        "bert@example.com",
+        "anna@example.com",
     ]
 
 
@@ -79,7 +87,14 @@ def test_csv_export_holds_every_filtered_row_without_buttons(operator_client, bi
     assert response["Content-Type"].startswith("text/csv")
     text = b"".join(response.streaming_content).decode()
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0] == ["Email", "Enrollment status", "Enrollment bio", "Profile bio", "Inconsistent since", "Also failing"]
+    assert rows[0] == [
+        "Email",
+        "Enrollment status",
+        "Enrollment bio",
+        "Profile bio",
+        "Inconsistent since",
+        "Also failing",
+    ]
     assert [r[:4] for r in rows[1:]] == [
         ["bert@example.com", "approved", "Helps with anxiety.", ""],
         ["Anna@Example.com", "approved", "Helps with anxiety.", "Anna's old bio"],

@@ -81,9 +81,13 @@ def test_another_operator_may_not_cancel(client, olivia, django_user_model):
 @pytest.fixture
 def stale_repair(olivia):
     """Olivia's repair-all whose chunk 0 has run past its time limit: its worker was lost."""
-    job = JobRun.objects.create(kind=JobKind.REPAIR_ALL, state="running", requested_by=olivia, started_at=timezone.now())
+    job = JobRun.objects.create(
+        kind=JobKind.REPAIR_ALL, state="running", requested_by=olivia, started_at=timezone.now()
+    )
     long_ago = timezone.now() - stale_jobs.time_limit(stale_jobs.CHUNK_TASK) - timedelta(minutes=5)
-    JobChunk.objects.create(job=job, index=0, after=uuid.UUID(int=0), upto=uuid.UUID(int=1), state="running", started_at=long_ago)
+    JobChunk.objects.create(
+        job=job, index=0, after=uuid.UUID(int=0), upto=uuid.UUID(int=1), state="running", started_at=long_ago
+    )
     JobChunk.objects.create(job=job, index=1, after=uuid.UUID(int=1), upto=uuid.UUID(int=2))
     return job
 
@@ -113,8 +117,12 @@ def test_a_viewer_sees_a_job_is_stale_but_no_button(viewer_client, stale_repair)
 
 
 def test_a_job_that_may_still_progress_is_not_ended_as_stale(operator_client, olivia):
-    job = JobRun.objects.create(kind=JobKind.REPAIR_ALL, state="running", requested_by=olivia, started_at=timezone.now())
-    JobChunk.objects.create(job=job, index=0, after=uuid.UUID(int=0), upto=uuid.UUID(int=1), state="running", started_at=timezone.now())
+    job = JobRun.objects.create(
+        kind=JobKind.REPAIR_ALL, state="running", requested_by=olivia, started_at=timezone.now()
+    )
+    JobChunk.objects.create(
+        job=job, index=0, after=uuid.UUID(int=0), upto=uuid.UUID(int=1), state="running", started_at=timezone.now()
+    )
     assert "End stale job" not in operator_client.get(reverse("consistency:jobs")).content.decode()
     response = operator_client.post(reverse("consistency:end_stale_job", args=[job.pk]), follow=True)
     assert "is not stale: it may still progress. Cancel it instead." in response.content.decode()
@@ -159,7 +167,9 @@ def test_create_profile_shows_a_preview_then_creates_it(operator_client):
     page = operator_client.get(reverse("consistency:therapist") + "?email=noprofile@example.com")
     [item] = page.context["found"]
     assert item["profile_preview"]["bio"] == "Helps with anxiety."
-    operator_client.post(reverse("consistency:create_profile"), {"email": "noprofile@example.com", "licensed_qualification": "MSc"})
+    operator_client.post(
+        reverse("consistency:create_profile"), {"email": "noprofile@example.com", "licensed_qualification": "MSc"}
+    )
     assert TherapistProfile.objects.get(user=user).bio == "Helps with anxiety."
     assert AuditEntry.objects.filter(action="create_profile", target="noprofile@example.com").exists()
 

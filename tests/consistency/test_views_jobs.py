@@ -55,7 +55,9 @@ def test_job_page_shows_progress_while_running_and_polls(viewer_client, running_
 
 
 def test_live_fragment_renders_alone(viewer_client, running_repair):
-    html = viewer_client.get(reverse("consistency:job_live", args=[running_repair.pk]), headers={"HX-Request": "true"}).content.decode()
+    html = viewer_client.get(
+        reverse("consistency:job_live", args=[running_repair.pk]), headers={"HX-Request": "true"}
+    ).content.decode()
     assert "<html" not in html and 'id="job-live"' in html
 
 

@@ -43,7 +43,11 @@ def test_unresolved_interventions_are_counted_against_the_target(viewer_client, 
     Intervention.objects.create(operation="avatar-sync", entity_id="old@example.com", error="x", resolved=True)
     response = viewer_client.get(reverse("consistency:overview"))
     interventions = response.context["interventions"]
-    assert {key: interventions[key] for key in ("count", "target", "within_target")} == {"count": 3, "target": 2, "within_target": False}
+    assert {key: interventions[key] for key in ("count", "target", "within_target")} == {
+        "count": 3,
+        "target": 2,
+        "within_target": False,
+    }
     assert "target: under 2" in response.content.decode()
 
 
@@ -56,7 +60,9 @@ def test_live_fragment_renders_alone_and_polls_at_the_chosen_rate(viewer_client,
 
 
 def test_live_fragment_paused_does_not_poll(viewer_client, one_in_four_drifted):
-    html = viewer_client.get(reverse("consistency:overview_live") + "?every=0", headers={"HX-Request": "true"}).content.decode()
+    html = viewer_client.get(
+        reverse("consistency:overview_live") + "?every=0", headers={"HX-Request": "true"}
+    ).content.decode()
     assert "hx-trigger" not in html
     assert "paused" in html
 

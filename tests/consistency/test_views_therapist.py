@@ -46,7 +46,9 @@ def test_therapist_without_profile_shows_no_profile_row(viewer_client):
 def test_timeline_merges_interventions_jobs_and_audit_entries(viewer_client, anna, olivia):
     Intervention.objects.create(operation="avatar-sync", entity_id="anna@example.com", error="<i>failed</i>")
     JobRun.objects.create(kind=JobKind.RESYNC, target="anna@example.com", state="succeeded", requested_by=olivia)
-    AuditEntry.objects.create(actor=olivia, actor_name="olivia", action="resolve", target="anna@example.com", details={"note": "ok"})
+    AuditEntry.objects.create(
+        actor=olivia, actor_name="olivia", action="resolve", target="anna@example.com", details={"note": "ok"}
+    )
     response = viewer_client.get(PAGE + "?email=anna@example.com")
     [item] = response.context["found"]
     assert sorted(e.kind for e in item["timeline"]) == ["audit", "intervention", "job"]

@@ -117,4 +117,6 @@ def assert_stored_types():
         cursor.execute("select count(*) from manual_intervention_log")
         rows = cursor.fetchone()[0]
     assert rows, "nothing was logged"
-    assert wrong == [], f"stored with the wrong types (operation, entity_id, payload type, resolved, timestamp): {wrong}"
+    assert wrong == [], (
+        f"stored with the wrong types (operation, entity_id, payload type, resolved, timestamp): {wrong}"
+    )

@@ -47,20 +47,35 @@ def test_bulk_resolve_asks_for_a_note_then_resolves_and_audits(superuser_client,
     response = superuser_client.post(CHANGELIST, {"action": "resolve_selected", "_selected_action": ids})
     assert "Resolve <strong>2</strong> open interventions" in response.content.decode()
     assert not Intervention.objects.filter(resolved=True).exists()
-    superuser_client.post(CHANGELIST, {"action": "resolve_selected", "_selected_action": ids, "apply": "1", "note": "Checked by hand"})
-    assert Intervention.objects.filter(resolved=True, resolved_by="sam", resolution_notes="Checked by hand").count() == 2
+    superuser_client.post(
+        CHANGELIST, {"action": "resolve_selected", "_selected_action": ids, "apply": "1", "note": "Checked by hand"}
+    )
+    assert (
+        Intervention.objects.filter(resolved=True, resolved_by="sam", resolution_notes="Checked by hand").count() == 2
+    )
     assert AuditEntry.objects.filter(action="resolve", actor_name="sam").count() == 2
 
 
-def test_bulk_resolve_of_all_the_filter_selects_resolves_only_the_ids_it_confirmed(superuser_client, two_open_interventions):
+def test_bulk_resolve_of_all_the_filter_selects_resolves_only_the_ids_it_confirmed(
+    superuser_client, two_open_interventions
+):
     filtered = CHANGELIST + "?operation=avatar-sync"
-    response = superuser_client.post(filtered, {"action": "resolve_selected", "select_across": "1", "index": "0",
-                                                "_selected_action": [str(two_open_interventions[0].pk)]})
+    response = superuser_client.post(
+        filtered,
+        {
+            "action": "resolve_selected",
+            "select_across": "1",
+            "index": "0",
+            "_selected_action": [str(two_open_interventions[0].pk)],
+        },
+    )
     assert "Resolve <strong>1</strong> open intervention" in response.content.decode()
     confirmed = re.findall(r'name="_selected_action" value="([^"]+)"', response.content.decode())
     assert confirmed == [str(two_open_interventions[0].pk)]
     later = Intervention.objects.create(operation="avatar-sync", entity_id="carla@example.com", error="failed")
-    superuser_client.post(filtered, {"action": "resolve_selected", "_selected_action": confirmed, "apply": "1", "note": "Checked"})
+    superuser_client.post(
+        filtered, {"action": "resolve_selected", "_selected_action": confirmed, "apply": "1", "note": "Checked"}
+    )
     with connections["platform"].cursor() as cursor:
         cursor.execute("select entity_id from manual_intervention_log where resolved order by 1")
         assert [row[0] for row in cursor.fetchall()] == ["anna@example.com"]
@@ -68,8 +83,17 @@ def test_bulk_resolve_of_all_the_filter_selects_resolves_only_the_ids_it_confirm
 
 
 def test_bulk_resolve_refuses_a_select_all_that_skipped_the_confirmation(superuser_client, two_open_interventions):
-    superuser_client.post(CHANGELIST, {"action": "resolve_selected", "select_across": "1", "index": "0",
-                                       "_selected_action": [], "apply": "1", "note": "Everything"})
+    superuser_client.post(
+        CHANGELIST,
+        {
+            "action": "resolve_selected",
+            "select_across": "1",
+            "index": "0",
+            "_selected_action": [],
+            "apply": "1",
+            "note": "Everything",
+        },
+    )
     assert not Intervention.objects.filter(resolved=True).exists()
 
 
@@ -95,4 +119,6 @@ def test_audit_entries_are_read_only(superuser_client, sam):
     assert response.status_code == 403
     change = reverse("admin:consistency_auditentry_change", args=[entry.pk])
     superuser_client.post(change, {"actor_name": "mallory", "action": "note", "target": "someone@example.com"})
-    assert list(AuditEntry.objects.values_list("actor_name", "action", "target")) == [("sam", "resolve", "anna@example.com")]
+    assert list(AuditEntry.objects.values_list("actor_name", "action", "target")) == [
+        ("sam", "resolve", "anna@example.com")
+    ]

@@ -103,19 +103,36 @@ def test_htmx_request_gets_the_results_alone(viewer_client, open_queue):
 
 def test_operator_resolves_a_group_with_a_note(operator_client, open_queue):
     response = operator_client.post(
-        RESOLVE, {"action": "resolve", "entity_id": "anna@example.com", "operation": "avatar-sync", "note": "Re-uploaded the avatar"}
+        RESOLVE,
+        {
+            "action": "resolve",
+            "entity_id": "anna@example.com",
+            "operation": "avatar-sync",
+            "note": "Re-uploaded the avatar",
+        },
     )
     assert response.status_code == 302
     resolved = Intervention.objects.filter(entity_id="anna@example.com", operation="avatar-sync")
-    assert [(i.resolved, i.resolved_by, i.resolution_notes) for i in resolved] == [(True, "olivia", "Re-uploaded the avatar")]
+    assert [(i.resolved, i.resolved_by, i.resolution_notes) for i in resolved] == [
+        (True, "olivia", "Re-uploaded the avatar")
+    ]
     assert all(i.resolved_at for i in resolved)
     assert Intervention.objects.exclude(resolved=True).count() == 3
     audit = AuditEntry.objects.get()
-    assert (audit.actor_name, audit.action, audit.target, audit.details["count"]) == ("olivia", "resolve", "anna@example.com", 1)
+    assert (audit.actor_name, audit.action, audit.target, audit.details["count"]) == (
+        "olivia",
+        "resolve",
+        "anna@example.com",
+        1,
+    )
 
 
 def test_resolve_without_a_note_is_refused_and_changes_nothing(operator_client, open_queue):
-    response = operator_client.post(RESOLVE, {"action": "resolve", "entity_id": "anna@example.com", "operation": "avatar-sync", "note": " "}, follow=True)
+    response = operator_client.post(
+        RESOLVE,
+        {"action": "resolve", "entity_id": "anna@example.com", "operation": "avatar-sync", "note": " "},
+        follow=True,
+    )
     assert "Say what was done" in response.content.decode()
     assert Intervention.objects.exclude(resolved=True).count() == 4
 
@@ -127,8 +144,14 @@ def test_operator_resolves_one_item(operator_client, open_queue):
 
 
 def test_note_is_added_without_resolving(operator_client, open_queue):
-    operator_client.post(RESOLVE, {"action": "note", "entity_id": "bert@example.com", "operation": "missing-profile", "note": "Asked Bert"})
-    operator_client.post(RESOLVE, {"action": "note", "entity_id": "bert@example.com", "operation": "missing-profile", "note": "Bert replied"})
+    operator_client.post(
+        RESOLVE,
+        {"action": "note", "entity_id": "bert@example.com", "operation": "missing-profile", "note": "Asked Bert"},
+    )
+    operator_client.post(
+        RESOLVE,
+        {"action": "note", "entity_id": "bert@example.com", "operation": "missing-profile", "note": "Bert replied"},
+    )
     item = Intervention.objects.get(entity_id="bert@example.com")
     assert item.resolved is False
     assert item.resolution_notes.count("olivia]") == 2 and item.resolution_notes.endswith("Bert replied")
@@ -149,8 +172,13 @@ def confirm(client, **data):
 
 def apply(client, confirmation, note="Fixed in bulk", **extra):
     """Act as the confirmation page's form does, with what it pinned."""
-    data = {"action": confirmation.context["action"], "selection": confirmation.context["selection"],
-            "confirmed": "true", "note": note, **extra}
+    data = {
+        "action": confirmation.context["action"],
+        "selection": confirmation.context["selection"],
+        "confirmed": "true",
+        "note": note,
+        **extra,
+    }
     return client.post(BULK, data, follow=True)
 
 
@@ -186,7 +214,10 @@ def test_bulk_refuses_an_operation_no_longer_open_instead_of_resolving_everythin
     bert = open_ids()
     response = apply(operator_client, confirmation)
     html = response.content.decode()
-    assert "The selection no longer matches what you confirmed." in html and "Operation: Choose one of the values offered." in html
+    assert (
+        "The selection no longer matches what you confirmed." in html
+        and "Operation: Choose one of the values offered." in html
+    )
     assert open_ids() == bert  # Bert's profile-sync is still open
     # Counting again with that operation is refused too.
     response = operator_client.post(BULK, {"action": "resolve", "operation": "avatar-sync"}, follow=True)
@@ -197,8 +228,10 @@ def test_bulk_refuses_an_operation_no_longer_open_instead_of_resolving_everythin
 
 def test_bulk_refuses_a_search_with_a_nul_byte_instead_of_resolving_everything(operator_client, open_queue):
     before = open_ids()
-    for data in ({"action": "resolve", "q": "anna\x00"},
-                 {"action": "resolve", "q": "anna\x00", "confirmed": "true", "note": "Everything?"}):
+    for data in (
+        {"action": "resolve", "q": "anna\x00"},
+        {"action": "resolve", "q": "anna\x00", "confirmed": "true", "note": "Everything?"},
+    ):
         response = operator_client.post(BULK, data, follow=True)
         # Refused before any view sees it (opsdash.middleware), with a message that says why.
         assert response.status_code == 400
@@ -229,7 +262,9 @@ def test_bulk_refuses_a_forged_confirmation(operator_client, open_queue):
     # A token claiming no filter (every open intervention), signed without the server's key.
     pin = {"params": [], "as_of": timezone.now().isoformat(), "count": 3, "digest": "0" * 64}
     token = signing.dumps(pin, salt=selection.SALT, key="not-the-secret-key")
-    response = operator_client.post(BULK, {"action": "resolve", "selection": token, "confirmed": "true", "note": "x"}, follow=True)
+    response = operator_client.post(
+        BULK, {"action": "resolve", "selection": token, "confirmed": "true", "note": "x"}, follow=True
+    )
     assert "This confirmation is not valid: nothing was changed." in response.content.decode()
     assert len(open_ids()) == 4
 

@@ -65,10 +65,15 @@ def test_an_incident_that_clears_notifies_once_more(webhook, hook, isolated_queu
     evaluate(django_capture_on_commit_callbacks)
     evaluate(django_capture_on_commit_callbacks)
     assert incidents_in_database() == [("consistent", False)]
-    assert [m["title"] for m in webhook.received] == ["[opsdash] Consistency: 90.0% of therapists are consistent, under 95%", "[opsdash] Cleared: Consistency"]
+    assert [m["title"] for m in webhook.received] == [
+        "[opsdash] Consistency: 90.0% of therapists are consistent, under 95%",
+        "[opsdash] Cleared: Consistency",
+    ]
 
 
-def test_every_check_is_watched_when_the_rule_names_none(webhook, hook, isolated_queue, django_capture_on_commit_callbacks):
+def test_every_check_is_watched_when_the_rule_names_none(
+    webhook, hook, isolated_queue, django_capture_on_commit_callbacks
+):
     rule(RuleKind.CHECK_CONSISTENCY, hook, threshold=99)
     make_snapshot(failing={"bio": 5, "avatar": 2, "name": 1})
     evaluate(django_capture_on_commit_callbacks)
@@ -93,7 +98,9 @@ def test_a_failed_job_opens_an_incident_that_the_next_success_clears(
     webhook, hook, isolated_queue, django_capture_on_commit_callbacks
 ):
     rule(RuleKind.JOB_FAILED, hook, name="Jobs")
-    JobRun.objects.create(kind=JobKind.RESYNC, state=JobState.FAILED, error="No therapist has the email x@example.com any more")
+    JobRun.objects.create(
+        kind=JobKind.RESYNC, state=JobState.FAILED, error="No therapist has the email x@example.com any more"
+    )
     evaluate(django_capture_on_commit_callbacks)
     assert "failed: No therapist has the email x@example.com" in webhook.received[0]["message"]
     JobRun.objects.create(kind=JobKind.RESYNC, state=JobState.SUCCEEDED)
@@ -102,7 +109,9 @@ def test_a_failed_job_opens_an_incident_that_the_next_success_clears(
     assert webhook.received[1]["title"] == "[opsdash] Cleared: Jobs"
 
 
-def test_no_worker_and_a_stale_snapshot_open_incidents(webhook, hook, isolated_queue, settings, django_capture_on_commit_callbacks):
+def test_no_worker_and_a_stale_snapshot_open_incidents(
+    webhook, hook, isolated_queue, settings, django_capture_on_commit_callbacks
+):
     settings.OPSDASH_SNAPSHOT_MINUTES = 5
     rule(RuleKind.WORKER_MISSING, hook)
     rule(RuleKind.SNAPSHOT_STALE, hook)
@@ -119,7 +128,10 @@ def test_a_regressed_intervention_opens_an_incident(webhook, hook, isolated_queu
     Intervention.objects.create(operation="avatar-sync", entity_id="back@example.com", error="x again")
     Intervention.objects.create(operation="avatar-sync", entity_id="new@example.com", error="x")
     evaluate(django_capture_on_commit_callbacks)
-    assert "1 interventions are back after being resolved: avatar-sync of back@example.com" in webhook.received[0]["message"]
+    assert (
+        "1 interventions are back after being resolved: avatar-sync of back@example.com"
+        in webhook.received[0]["message"]
+    )
 
 
 def test_an_email_destination_gets_the_notification(mailoutbox, isolated_queue, django_capture_on_commit_callbacks):
@@ -164,7 +176,9 @@ def test_open_incidents_show_on_the_overview_with_who_acknowledged(
     assert "not acknowledged" in html
     admin = Client()
     admin.force_login(sam)
-    admin.post(reverse("admin:monitoring_incident_changelist"), {"action": "acknowledge", "_selected_action": [incident.pk]})
+    admin.post(
+        reverse("admin:monitoring_incident_changelist"), {"action": "acknowledge", "_selected_action": [incident.pk]}
+    )
     html = viewer_client.get(reverse("consistency:overview")).content.decode()
     assert "acknowledged by sam" in html
 

@@ -23,12 +23,16 @@ def a_week_of_history():
     make_snapshot(age=timedelta(days=1, minutes=5), consistent=70, failing={"bio": 20})
     make_snapshot(age=timedelta(minutes=5), consistent=85, failing={"bio": 10})
     now = timezone.now()
-    Intervention.objects.create(operation="avatar-sync", entity_id="a@example.com", error="x", timestamp=now - timedelta(hours=3))
+    Intervention.objects.create(
+        operation="avatar-sync", entity_id="a@example.com", error="x", timestamp=now - timedelta(hours=3)
+    )
     Intervention.objects.create(
         operation="avatar-sync", entity_id="b@example.com", error="x", timestamp=now - timedelta(hours=5),
         resolved=True, resolved_at=now - timedelta(hours=1),
     )  # fmt: skip
-    Intervention.objects.create(operation="avatar-sync", entity_id="c@example.com", error="x", timestamp=now - timedelta(days=3))
+    Intervention.objects.create(
+        operation="avatar-sync", entity_id="c@example.com", error="x", timestamp=now - timedelta(days=3)
+    )
     JobRun.objects.create(kind=JobKind.RESYNC, state=JobState.SUCCEEDED)
     JobRun.objects.create(kind=JobKind.RESYNC, state=JobState.SUCCEEDED)
     JobRun.objects.create(kind=JobKind.REPAIR_ALL, state=JobState.FAILED)
@@ -43,7 +47,12 @@ def test_the_digest_compares_each_check_with_yesterday_and_last_week(a_week_of_h
     assert mailoutbox[0].subject.startswith("[opsdash] Daily digest")
     lines = body.splitlines()
     assert next(line for line in lines if line.startswith("bio")).split() == ["bio", "90.0%", "80.0%", "50.0%"]
-    assert next(line for line in lines if line.startswith("consistent")).split() == ["consistent", "85.0%", "70.0%", "40.0%"]
+    assert next(line for line in lines if line.startswith("consistent")).split() == [
+        "consistent",
+        "85.0%",
+        "70.0%",
+        "40.0%",
+    ]
     assert next(line for line in lines if line.startswith("avatar")).split() == ["avatar", "100.0%", "100.0%", "100.0%"]
     assert "Interventions in the last 24 h: 2 opened, 1 resolved." in body
     assert "  repair_all failed: 1" in body

@@ -19,7 +19,9 @@ def worker_missing_rule(webhook):
     return rule
 
 
-def test_a_snapshot_and_a_finished_job_each_queue_one_evaluation(worker_missing_rule, isolated_queue, django_capture_on_commit_callbacks):
+def test_a_snapshot_and_a_finished_job_each_queue_one_evaluation(
+    worker_missing_rule, isolated_queue, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         make_snapshot()
     assert isolated_queue.queued() == 1

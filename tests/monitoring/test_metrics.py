@@ -31,7 +31,9 @@ def scrape(client, token=TOKEN, **extra):
     return samples
 
 
-def test_a_scrape_with_the_token_parses_and_carries_the_latest_snapshot(client, metrics_token, fresh_snapshot, isolated_queue):
+def test_a_scrape_with_the_token_parses_and_carries_the_latest_snapshot(
+    client, metrics_token, fresh_snapshot, isolated_queue
+):
     samples = scrape(client)
     assert samples[("opsdash_therapists", ())] == 100
     assert samples[("opsdash_consistent_therapists", ())] == 90
@@ -45,7 +47,9 @@ def test_a_scrape_with_the_token_parses_and_carries_the_latest_snapshot(client, 
     assert samples[("opsdash_queue_length", ())] == 0
 
 
-def test_jobs_are_counted_by_kind_and_state_with_the_last_repair_all(client, metrics_token, fresh_snapshot, isolated_queue):
+def test_jobs_are_counted_by_kind_and_state_with_the_last_repair_all(
+    client, metrics_token, fresh_snapshot, isolated_queue
+):
     now = timezone.now()
     JobRun.objects.create(kind=JobKind.RESYNC, state=JobState.FAILED)
     JobRun.objects.create(kind=JobKind.RESYNC, state=JobState.SUCCEEDED)
@@ -66,8 +70,16 @@ def test_jobs_are_counted_by_kind_and_state_with_the_last_repair_all(client, met
 
 
 def test_the_oldest_unresolved_intervention_has_its_age(client, metrics_token, fresh_snapshot, isolated_queue):
-    Intervention.objects.create(operation="avatar-sync", entity_id="a@example.com", error="x", timestamp=timezone.now() - timedelta(hours=2))
-    Intervention.objects.create(operation="avatar-sync", entity_id="b@example.com", error="x", timestamp=timezone.now() - timedelta(days=9), resolved=True)
+    Intervention.objects.create(
+        operation="avatar-sync", entity_id="a@example.com", error="x", timestamp=timezone.now() - timedelta(hours=2)
+    )
+    Intervention.objects.create(
+        operation="avatar-sync",
+        entity_id="b@example.com",
+        error="x",
+        timestamp=timezone.now() - timedelta(days=9),
+        resolved=True,
+    )
     age = scrape(client)[("opsdash_oldest_unresolved_intervention_age_seconds", ())]
     assert 2 * 3600 <= age < 2 * 3600 + 60
 

@@ -36,7 +36,9 @@ def test_readyz_is_200_when_every_dependency_is_up(client, start_worker):
 
 
 @pytest.mark.django_db(transaction=True, databases=["default", "platform"])
-def test_readyz_is_503_and_names_the_platform_database_down_within_its_timeout(client, isolated_queue, monkeypatch, settings):
+def test_readyz_is_503_and_names_the_platform_database_down_within_its_timeout(
+    client, isolated_queue, monkeypatch, settings
+):
     settings.OPSDASH_READY_TIMEOUT = 1
     make_snapshot()
     # A non-routable address: the connection attempt hangs until its timeout.

@@ -59,7 +59,9 @@ def test_a_job_id_that_is_not_a_number_is_ignored(viewer_client):
 
 @pytest.fixture
 def many_jobs():
-    JobRun.objects.bulk_create(JobRun(kind=JobKind.RESYNC, target=f"t{i}@example.com", state="succeeded") for i in range(130))
+    JobRun.objects.bulk_create(
+        JobRun(kind=JobKind.RESYNC, target=f"t{i}@example.com", state="succeeded") for i in range(130)
+    )
 
 
 @pytest.mark.parametrize("url", [BIO, JOBS, QUEUE])

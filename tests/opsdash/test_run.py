@@ -46,7 +46,9 @@ def fresh_databases():
     admin = Database(url_of(settings.DATABASES["default"], "postgres"))
     with admin.connect("postgres") as connection:
         for name in names:
-            connection.execute(psycopg.sql.SQL("drop database if exists {} with (force)").format(psycopg.sql.Identifier(name)))
+            connection.execute(
+                psycopg.sql.SQL("drop database if exists {} with (force)").format(psycopg.sql.Identifier(name))
+            )
 
 
 @pytest.fixture
@@ -63,8 +65,19 @@ def start_run(data_dir):
         env = dict(os.environ, PYTHONUNBUFFERED="1", **variables)
         env.pop("CELERY_RESULT_BACKEND", None)
         process = subprocess.Popen(
-            [sys.executable, "-m", "opsdash.run", "--port", "0", "--concurrency", "1",
-             "--therapists", "50", "--data-dir", str(data_dir)],
+            [
+                sys.executable,
+                "-m",
+                "opsdash.run",
+                "--port",
+                "0",
+                "--concurrency",
+                "1",
+                "--therapists",
+                "50",
+                "--data-dir",
+                str(data_dir),
+            ],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -158,7 +171,9 @@ def test_run_sets_everything_up_serves_and_stops_on_ctrl_c(start_run, fresh_data
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
 
 
-def test_run_on_a_machine_without_postgres_or_redis_starts_embedded_ones(start_run, fresh_databases, data_dir, closed_port):
+def test_run_on_a_machine_without_postgres_or_redis_starts_embedded_ones(
+    start_run, fresh_databases, data_dir, closed_port
+):
     closed = closed_port
     run = start_run(
         DATABASE_URL=f"postgres://postgres@127.0.0.1:{closed}/{fresh_databases[0]}",

@@ -44,14 +44,20 @@ def test_debugging_starts_without_a_secret_key():
 def test_cookies_are_https_only_unless_debugging_or_told_otherwise():
     production = settings_in_a_fresh_process("SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", **PRODUCTION)
     assert production.stdout.strip() == '{"SESSION_COOKIE_SECURE": true, "CSRF_COOKIE_SECURE": true}'
-    plain_http = settings_in_a_fresh_process("SESSION_COOKIE_SECURE", **{**PRODUCTION, "DJANGO_SECURE_COOKIES": "false"})
+    plain_http = settings_in_a_fresh_process(
+        "SESSION_COOKIE_SECURE", **{**PRODUCTION, "DJANGO_SECURE_COOKIES": "false"}
+    )
     assert plain_http.stdout.strip() == '{"SESSION_COOKIE_SECURE": false}'
 
 
 def test_https_settings_come_from_the_environment():
     result = settings_in_a_fresh_process(
-        "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "SECURE_PROXY_SSL_HEADER", "SESSION_COOKIE_AGE",
-        OPSDASH_SESSION_IDLE_MINUTES="30", **PRODUCTION,
+        "SECURE_SSL_REDIRECT",
+        "SECURE_HSTS_SECONDS",
+        "SECURE_PROXY_SSL_HEADER",
+        "SESSION_COOKIE_AGE",
+        OPSDASH_SESSION_IDLE_MINUTES="30",
+        **PRODUCTION,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (

@@ -77,7 +77,9 @@ def test_redis_url_keeps_its_database_number():
 
 
 def test_printed_urls_hide_the_password():
-    assert redact("postgres://ops:s3cret@db.example.com:5432/opsdash") == "postgres://ops:***@db.example.com:5432/opsdash"
+    assert (
+        redact("postgres://ops:s3cret@db.example.com:5432/opsdash") == "postgres://ops:***@db.example.com:5432/opsdash"
+    )
     assert redact("redis://127.0.0.1:6379/1") == "redis://127.0.0.1:6379/1"
 
 

@@ -38,7 +38,11 @@ def test_every_environment_variable_is_in_env_example_and_the_readme():
 
 def test_empty_variable_means_the_default():
     result = settings_in_a_fresh_process(
-        "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "TIME_ZONE", CELERY_BROKER_URL="", CELERY_RESULT_BACKEND="",
+        "CELERY_BROKER_URL",
+        "CELERY_RESULT_BACKEND",
+        "TIME_ZONE",
+        CELERY_BROKER_URL="",
+        CELERY_RESULT_BACKEND="",
         OPSDASH_TIME_ZONE="",
     )
     assert result.returncode == 0, result.stderr

@@ -126,7 +126,9 @@ def test_program_that_ignores_sigterm_is_killed_after_the_grace_period(supervise
 
 
 def test_output_is_prefixed_with_the_program_name(supervise):
-    supervisor = supervise([("web", "echo listening; echo group $$; sleep 300"), ("worker", "echo group $$; sleep 300")])
+    supervisor = supervise(
+        [("web", "echo listening; echo group $$; sleep 300"), ("worker", "echo group $$; sleep 300")]
+    )
     lines = supervisor.output.read_until(r"^web +\| group", timeout=DEADLINE).splitlines(keepends=True)
     supervisor.send_signal(signal.SIGINT)
     supervisor.wait(timeout=DEADLINE)

@@ -20,10 +20,14 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--username", help="account name (default: keep an existing operator, or operator-<random>)")
+        parser.add_argument(
+            "--username", help="account name (default: keep an existing operator, or operator-<random>)"
+        )
         parser.add_argument("--email", default="", help="email address of a new account")
         parser.add_argument(
-            "--superuser", action="store_true", help="make a new account a superuser (it may then install the safety net)"
+            "--superuser",
+            action="store_true",
+            help="make a new account a superuser (it may then install the safety net)",
         )
 
     @transaction.atomic

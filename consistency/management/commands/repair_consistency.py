@@ -84,9 +84,15 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             # The chunk in hand rolled back with its transaction; the chunks before it stay done.
             runner.transition(
-                job.pk, JobState.CANCELLED, "Interrupted in the terminal", cancel_requested=True, finished_at=timezone.now()
+                job.pk,
+                JobState.CANCELLED,
+                "Interrupted in the terminal",
+                cancel_requested=True,
+                finished_at=timezone.now(),
             )
-            raise CommandError(f"Interrupted: job {job.pk} cancelled; every chunk is either done or untouched.")
+            raise CommandError(
+                f"Interrupted: job {job.pk} cancelled; every chunk is either done or untouched."
+            ) from None
         except Exception as exc:
             runner.fail_job(job.pk, f"{type(exc).__name__}: {exc}")
             raise

@@ -23,7 +23,7 @@ def format_status(current):
             definition = "shipped" if obj.matches_shipped_definition else "DIFFERS"
         rows.append((obj.kind, obj.name, obj.table or "-", _yes_no(obj.exists), _yes_no(obj.enabled), definition))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip() for row in rows]
     lines += ["", f"Safety net: {current.state}"]
     return "\n".join(lines)
 
@@ -53,5 +53,7 @@ class Command(BaseCommand):
             raise CommandError(f"{options['action']} failed, nothing was changed: {exc}") from None
         if options["action"] in AUDITED:
             # The same entry the safety-net page records, naming who ran the command.
-            record(None, AUDITED[options["action"]], "safety net", actor_name=cli_actor_name(), state=str(current.state))
+            record(
+                None, AUDITED[options["action"]], "safety net", actor_name=cli_actor_name(), state=str(current.state)
+            )
         self.stdout.write(format_status(current))

@@ -26,7 +26,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--therapists", type=int, required=True, help="how many therapists")
-        parser.add_argument("--drift", type=_rate, default=0.1, help="share of therapists with each kind of drift (0-1)")
+        parser.add_argument(
+            "--drift", type=_rate, default=0.1, help="share of therapists with each kind of drift (0-1)"
+        )
         parser.add_argument("--seed", type=int, default=1, help="the same seed gives the same rows")
         parser.add_argument("--replace", action="store_true", help="empty the platform tables first")
 
@@ -47,8 +49,14 @@ class Command(BaseCommand):
         except DatabaseError as exc:
             raise CommandError(f"cannot seed the platform database: {exc}") from None
         record(
-            None, AuditAction.SEED_PLATFORM, "all", actor_name=cli_actor_name(),
-            therapists=therapists, drift=drift, seed=seed, replace=replace,
+            None,
+            AuditAction.SEED_PLATFORM,
+            "all",
+            actor_name=cli_actor_name(),
+            therapists=therapists,
+            drift=drift,
+            seed=seed,
+            replace=replace,
         )
         self.stdout.write(
             f"Seeded {therapists} therapists (drift {drift}, seed {seed}) in {time.monotonic() - started:.1f}s"
