@@ -171,12 +171,32 @@ def _changes_in(table=None):
     return " or ".join(_flag(t, column) for t, column, _, _ in COLUMNS if table in (None, t))
 
 
+# The end of each statement of repair_apply.sql, after its "changed" UPDATE: record the
+# therapists whose row of the table was written, and those the plan meant to write
+# whose UPDATE skipped the row (it changed since the plan).
+_RECORD_SQL = """,
+written as (
+    insert into repair_written (therapist_id, users, enrollments, profiles)
+    select therapist_id, {flags} from changed
+    on conflict (therapist_id) do update set {flag} = true
+)
+insert into repair_skipped (therapist_id)
+select p.therapist_id
+from repair_plan p
+where ({plan_filter}) and {writes}
+  and not exists (select 1 from repair_skipped s where s.therapist_id = p.therapist_id)
+  and not exists (select 1 from changed c where c.therapist_id = p.therapist_id)"""
+
+
 def _apply_statements(plan_filter):
     """Return the three UPDATE statements of repair_apply.sql restricted by a plan filter."""
-    sql = load_sql("repair_apply.sql").replace("{plan_filter}", plan_filter)
+    sql = load_sql("repair_apply.sql")
     for table in TABLES:
-        sql = sql.replace("{writes_%s}" % _WRITTEN_FLAG[table], _writes(table))
-    return [statement for statement in sql.split(";\n\n")]
+        flag = _WRITTEN_FLAG[table]
+        flags = ", ".join("true" if t == table else "false" for t in TABLES)
+        record = _RECORD_SQL.format(flags=flags, flag=flag, plan_filter="{plan_filter}", writes=_writes(table))
+        sql = sql.replace("\n{record_%s}" % flag, record)
+    return sql.replace("{plan_filter}", plan_filter).split(";\n\n")
 
 
 def create_work_tables(cursor):

@@ -19,8 +19,9 @@
 -- repair_skipped; the later statements leave it alone (the first row of a therapist
 -- to be written is the only one not locked beforehand, so nothing of it is written
 -- yet) and the repair plans it again.
--- Each statement records in repair_written which rows it wrote; the counts per column
--- come from that and the plan's chg_* flags.
+-- {record_<table>} (consistency.repair, _RECORD_SQL) ends each statement: it records in
+-- repair_written which rows it wrote, whence the counts per column with the plan's
+-- chg_* flags, and in repair_skipped the therapists it skipped.
 with changed as (
     update users u set
         avatar_url = case when p.fix_avatar then p.new_avatar else u.avatar_url end,
@@ -42,18 +43,8 @@ with changed as (
           or (p.fix_name and u.full_name is distinct from p.e_full_name)
       )
     returning p.therapist_id
-),
-written as (
-    insert into repair_written (therapist_id, users, enrollments, profiles)
-    select therapist_id, true, false, false from changed
-    on conflict (therapist_id) do update set users = true
 )
-insert into repair_skipped (therapist_id)
-select p.therapist_id
-from repair_plan p
-where ({plan_filter}) and ({writes_users})
-  and not exists (select 1 from repair_skipped s where s.therapist_id = p.therapist_id)
-  and not exists (select 1 from changed c where c.therapist_id = p.therapist_id);
+{record_users};
 
 with changed as (
     -- The canonical enrollment only (p.e_id); duplicates are never written.
@@ -80,18 +71,8 @@ with changed as (
               and e.specializations is distinct from p.new_specializations)
       )
     returning p.therapist_id
-),
-written as (
-    insert into repair_written (therapist_id, users, enrollments, profiles)
-    select therapist_id, false, true, false from changed
-    on conflict (therapist_id) do update set enrollments = true
 )
-insert into repair_skipped (therapist_id)
-select p.therapist_id
-from repair_plan p
-where ({plan_filter}) and ({writes_enrollments})
-  and not exists (select 1 from repair_skipped s where s.therapist_id = p.therapist_id)
-  and not exists (select 1 from changed c where c.therapist_id = p.therapist_id);
+{record_enrollments};
 
 with changed as (
     update therapist_profiles t set
@@ -116,15 +97,5 @@ with changed as (
           or (p.fix_verification and t.is_verified is distinct from p.new_p_is_verified)
       )
     returning p.therapist_id
-),
-written as (
-    insert into repair_written (therapist_id, users, enrollments, profiles)
-    select therapist_id, false, false, true from changed
-    on conflict (therapist_id) do update set profiles = true
 )
-insert into repair_skipped (therapist_id)
-select p.therapist_id
-from repair_plan p
-where ({plan_filter}) and ({writes_profiles})
-  and not exists (select 1 from repair_skipped s where s.therapist_id = p.therapist_id)
-  and not exists (select 1 from changed c where c.therapist_id = p.therapist_id)
+{record_profiles}
