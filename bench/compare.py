@@ -3,7 +3,8 @@ Repair-all, the checks and a snapshot beside the database's floor and the per-th
 loop, on the same freshly built data, for one or more sizes.
 
     python bench/compare.py [--therapists 10000,100000,1000000] [--drift 0.1] [--repeat 3]
-                            [--loop-sample 2000] [--guard-cost] [--reuse] [--write-docs | --render]
+                            [--loop-sample 2000] [--guard-cost | --guard-only] [--reuse]
+                            [--write-docs | --render]
 
 For each size the data is seeded once (seed_platform) into PLATFORM_DATABASE_URL's
 database and kept as a template database (its name + "_tmpl"); every measured run
@@ -25,7 +26,9 @@ What runs, each on a fresh copy:
 - one therapist: the p95 of what the therapist page asks the platform (state, resync
   preview, interventions) over 40 therapists, without and then with the indexes
   `manage.py platform_setup` recommends;
-- with --guard-cost, repair-all again without the lost-update locks, for their cost.
+- with --guard-cost, repair-all again without the lost-update locks, for their cost;
+  with --guard-only, nothing but repair-all's first run with and then without them
+  (not for --write-docs: the other figures would be missing).
 
 It prints the table and the ratios; --write-docs also keeps the figures of each size in
 docs/benchmarks-compare.json (a size measured again replaces its figures), writes the
@@ -58,7 +61,7 @@ from django.db import connections, transaction  # noqa: E402
 
 from bench.repair import changed_values, manage  # noqa: E402
 from consistency import repair  # noqa: E402
-from consistency.checks import ALL_THERAPISTS, PLATFORM_DB, apply_state_settings, load_sql, states_for_email  # noqa: E402
+from consistency.checks import ALL_THERAPISTS, PLATFORM_DB, apply_state_settings, states_for_email  # noqa: E402
 from consistency.models import TherapistResult  # noqa: E402
 from consistency.platform_setup import create_recommended_indexes  # noqa: E402
 from consistency.seed import seed_platform  # noqa: E402
@@ -145,11 +148,8 @@ def floor():
         cursor.execute(f"create temporary table repair_plan on commit drop as\n{repair.plan_sql(ALL_THERAPISTS)}")
         cursor.execute("create index on repair_plan (therapist_id)")
         cursor.execute("analyze repair_plan")
-        cursor.execute(
-            "create temporary table repair_written (therapist_id uuid primary key,"
-            " users boolean, enrollments boolean, profiles boolean) on commit drop"
-        )
-        cursor.execute(load_sql("repair_apply.sql").replace("{plan_filter}", "true"))
+        repair.create_work_tables(cursor)
+        repair.apply_plan(cursor)
     return read, time.monotonic() - started
 
 
@@ -285,7 +285,7 @@ def template_therapists():
         return cursor.fetchone()[0]
 
 
-def measure(therapists, drift, repeat, loop_sample, guard_cost, reuse=False):
+def measure(therapists, drift, repeat, loop_sample, guard_cost, reuse=False, guard_only=False):
     print(f"\n== {therapists:,} therapists, drift {drift}", flush=True)
     if reuse and template_therapists() == therapists:
         print("reusing the template database of the last run", flush=True)
@@ -300,6 +300,16 @@ def measure(therapists, drift, repeat, loop_sample, guard_cost, reuse=False):
 
     for attempt in range(repeat):
         print(f" run {attempt + 1} of {repeat}", flush=True)
+        if guard_only:
+            # The lost-update guard's cost alone: the same first run with and without it,
+            # one after the other, each on a fresh copy of the same data.
+            fresh()
+            seconds, peak, changed = repair_all()
+            record("opsdash repair-all, first run", seconds, peak_mb=peak, changed=changed)
+            fresh()
+            seconds, peak, changed = repair_all(without_locks=True)
+            record("opsdash repair-all, first run, without the locks", seconds, peak_mb=peak, changed=changed)
+            continue
         fresh()
         read, total = floor()
         record("floor: read", read)
@@ -434,12 +444,18 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--loop-sample", type=int, default=2000)
     parser.add_argument("--guard-cost", action="store_true", help="also run repair-all without the lost-update locks")
+    parser.add_argument(
+        "--guard-only", action="store_true", help="run only repair-all's first run with and without the locks"
+    )
     parser.add_argument("--reuse", action="store_true", help="keep the template database and reuse it when it matches")
     parser.add_argument("--render", action="store_true", help="measure nothing: write the docs from the figures kept")
     parser.add_argument("--write-docs", action="store_true", help="write docs/benchmarks.md's table and the plot")
     args = parser.parse_args()
     sizes = [int(size) for size in args.therapists.split(",")] if not args.render else []
-    results = {n: measure(n, args.drift, args.repeat, args.loop_sample, args.guard_cost, args.reuse) for n in sizes}
+    results = {
+        n: measure(n, args.drift, args.repeat, args.loop_sample, args.guard_cost, args.reuse, args.guard_only)
+        for n in sizes
+    }
     print("\n" + table(results, args.repeat))
     if args.write_docs or args.render:
         # Sizes measured before (by an earlier run of this command) stay, unless measured again.

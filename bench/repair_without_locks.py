@@ -1,7 +1,8 @@
 """
-`repair_consistency --sync` without the lost-update locks, to measure what they cost
-(bench/compare.py --guard-cost). Benchmark only: a repair without them may overwrite a
-therapist's edit made between its plan and its writes.
+`repair_consistency --sync` without the lost-update locks taken before the UPDATEs, to
+measure what the guard costs (bench/compare.py --guard-cost, --guard-only); the UPDATEs'
+own xmin conditions stay. Benchmark only: a repair without the locks may write a value
+computed from a row another transaction changed between its plan and its writes.
 """
 
 import os
@@ -20,5 +21,5 @@ from django.core.management import call_command  # noqa: E402
 
 from consistency import repair  # noqa: E402
 
-repair._lock_planned_rows = lambda cursor, keyed, params: None
+repair._lock_sources = lambda cursor, subset, ids: []
 call_command("repair_consistency", "--sync")

@@ -6,14 +6,16 @@ the checks' own therapist-state statement, so one statement repairs one therapis
 a chunk of thousands. A repair of a set of therapists runs in one transaction of the
 platform database:
 
-1. the plan (canonical values, what to fix, what changes) goes into a temporary table;
-   the rows of the therapists it will write are then locked (FOR UPDATE, users, then
-   enrollments, then profiles, each in id order) and any therapist whose rows changed
-   since the plan read them is planned again, so no value is written from a row
-   that changed after it was read (no lost update);
-2. one UPDATE per table writes it; if that fails, the same UPDATEs run again one
-   therapist at a time, each in a savepoint, and a therapist that still fails is
-   logged to manual_intervention_log while the others go on (graceful degradation);
+1. the plan (canonical values, what to fix, what changes, the version of each row it
+   read) goes into a temporary table;
+2. one UPDATE per table writes it, each row only while it is still the version the
+   plan read; the rows the written values come from are locked and compared
+   beforehand, and a therapist with a row changed since the plan is planned again
+   and written in another round, so no value is written from a row that changed
+   after it was read (no lost update: _write_guarded gives the argument); if an
+   UPDATE fails, the UPDATEs run again one therapist at a time, each in a
+   savepoint, and a therapist that still fails is logged to manual_intervention_log
+   while the others go on (graceful degradation);
 3. the intervention log is brought up to date: link problems logged once, problems
    now gone resolved (the state of written therapists with open interventions is
    read again after the writes).
@@ -77,8 +79,7 @@ _PREFIX = {"users": "u", "therapist_enrollments": "e", "therapist_profiles": "p"
 # repair_written's flag of each table: the therapist's row of it was written.
 _WRITTEN_FLAG = {"users": "users", "therapist_enrollments": "enrollments", "therapist_profiles": "profiles"}
 
-# The plan_filter fragments of repair_apply.sql.
-_WHOLE_PLAN = "true"
+# The plan_filter fragment of repair_apply.sql for one therapist.
 _ONE_THERAPIST = "p.therapist_id = %(therapist_id)s::uuid"
 
 RESOLVED_NOTE = "Found consistent by an opsdash repair; resolved automatically."
@@ -172,8 +173,47 @@ def _changes_in(table=None):
     return " or ".join(_flag(t, column) for t, column, _, _ in COLUMNS if table in (None, t))
 
 
-def _apply_sql(plan_filter):
-    return load_sql("repair_apply.sql").replace("{plan_filter}", plan_filter)
+# The end of each statement of repair_apply.sql, after its "changed" UPDATE: record the
+# therapists whose row of the table was written, and those the plan meant to write
+# whose UPDATE skipped the row (it changed since the plan).
+_RECORD_SQL = """,
+written as (
+    insert into repair_written (therapist_id, users, enrollments, profiles)
+    select therapist_id, {flags} from changed
+    on conflict (therapist_id) do update set {flag} = true
+)
+insert into repair_skipped (therapist_id)
+select p.therapist_id
+from repair_plan p
+where ({plan_filter}) and {writes}
+  and not exists (select 1 from repair_skipped s where s.therapist_id = p.therapist_id)
+  and not exists (select 1 from changed c where c.therapist_id = p.therapist_id)"""
+
+
+def _apply_statements(plan_filter):
+    """Return the three UPDATE statements of repair_apply.sql restricted by a plan filter."""
+    sql = load_sql("repair_apply.sql")
+    for table in TABLES:
+        flag = _WRITTEN_FLAG[table]
+        flags = ", ".join("true" if t == table else "false" for t in TABLES)
+        record = _RECORD_SQL.format(flags=flags, flag=flag, plan_filter="{plan_filter}", writes=_writes(table))
+        sql = sql.replace("\n{record_" + flag + "}", record)
+    return sql.replace("{plan_filter}", plan_filter).split(";\n\n")
+
+
+def create_work_tables(cursor):
+    """Create the temporary tables repair_apply.sql records what it wrote and skipped in."""
+    cursor.execute(
+        "create temporary table repair_written (therapist_id uuid primary key,"
+        " users boolean, enrollments boolean, profiles boolean) on commit drop"
+    )
+    cursor.execute("create temporary table repair_skipped (therapist_id uuid primary key) on commit drop")
+
+
+def apply_plan(cursor, plan_filter="true", params=None):
+    """Run repair_apply.sql's UPDATEs on the plan in repair_plan (the work tables created)."""
+    for statement in _apply_statements(plan_filter):
+        cursor.execute(statement, params or {})
 
 
 _WRITTEN_COUNTS_SQL = (
@@ -289,10 +329,11 @@ def repair(therapist_filter, params, dry_run=False, job_id=None, using=PLATFORM_
     """
     Repair the therapists a fixed filter selects, in one transaction; return a RepairResult.
 
-    1. Plan: the therapist-state statement and the rules, into a temporary table; lock
-       the rows to be written and plan again the therapists whose rows changed meanwhile.
-    2. Write: one UPDATE per table; if that fails, one therapist at a time, each in a
-       savepoint, a therapist still failing logged (it goes on without them).
+    1. Plan: the therapist-state statement and the rules, into a temporary table.
+    2. Write: one UPDATE per table, guarded by the version of each row the plan read;
+       the therapists whose rows changed meanwhile are planned again and written in
+       another round (_write_guarded); if that fails, one therapist at a time, each
+       in a savepoint, a therapist still failing logged (it goes on without them).
     3. Resolve the open interventions whose problem is gone; after the commit, log the
        link problems and the failures once.
     With ``dry_run`` nothing is written: the plan is counted in a read-only transaction.
@@ -331,9 +372,9 @@ def is_conflict(exc):
 
 def after_plan():
     """
-    Called between the plan and the locks of a repair; does nothing.
+    Called between the plan and the writes of a repair; does nothing.
 
-    It is the point where another transaction's edit would be lost without the locks:
+    It is the point where another transaction's edit would be lost without the guard:
     the tests replace it to commit such an edit there.
     """
 
@@ -343,7 +384,10 @@ def _repair_once(therapist_filter, params, job_id, using, keyed):
         apply_state_settings(cursor, therapist_filter)
         # "on commit drop" ends these with the transaction; the drop covers a repair
         # nested in a longer transaction (a test, a resync inside a request).
-        cursor.execute("drop table if exists pg_temp.repair_plan, pg_temp.repair_written, pg_temp.repair_after")
+        cursor.execute(
+            "drop table if exists pg_temp.repair_plan, pg_temp.repair_written, pg_temp.repair_skipped,"
+            " pg_temp.repair_after"
+        )
         if keyed:
             _read_by_key(cursor, True)
         cursor.execute(
@@ -354,23 +398,12 @@ def _repair_once(therapist_filter, params, job_id, using, keyed):
         # other columns took a second per chunk to gather and served nothing.
         cursor.execute("analyze repair_plan (therapist_id, e_id, p_id)")
         after_plan()
-        cursor.execute(
-            "create temporary table repair_written (therapist_id uuid primary key,"
-            " users boolean, enrollments boolean, profiles boolean) on commit drop"
-        )
+        create_work_tables(cursor)
         failures = []
         # A plan with nothing to write (a second run) neither locks nor updates.
         cursor.execute(f"select exists (select 1 from repair_plan p where {_WRITES})")
         if cursor.fetchone()[0]:
-            _lock_planned_rows(cursor, keyed, params)
-            try:
-                with transaction.atomic(using=using):
-                    cursor.execute(_apply_sql(_WHOLE_PLAN))
-            except DatabaseError as exc:
-                if _is_connection_error(exc):
-                    raise
-                logger.warning("repair of %d therapists failed (%s); retrying one at a time", _plan_size(cursor), exc)
-                failures = _apply_one_by_one(cursor, using)
+            failures = _write_guarded(cursor, keyed, params, using)
         if keyed:
             # The intervention log has no key to read it by: it is read whole.
             _read_by_key(cursor, False)
@@ -392,52 +425,160 @@ _WRITES = (
 )
 _ALL_PLANNED = "true"
 _REPLANNED = "p.therapist_id = any(%(ids)s::uuid[])"
-# Lock the planned row of each table that is written (users, then enrollments, then
-# profiles: one order for every repair, each in id order) and return the therapists
-# whose row is gone or is not the version the plan read. FOR UPDATE at READ
-# COMMITTED waits for a concurrent writer and then returns the row as committed.
+# The tables each written column's value is computed from (repair_plan.sql's rules),
+# besides the written row itself: the enrollment is the source of every rule, the
+# profile of the fields it is the fallback of, the user of the avatar.
+_SOURCES = {
+    ("users", "avatar_url"): ("therapist_enrollments", "therapist_profiles"),
+    ("users", "full_name"): ("therapist_enrollments",),
+    ("users", "is_active"): ("therapist_enrollments",),
+    ("users", "is_verified"): ("therapist_enrollments",),
+    # An unlinked enrollment is the therapist's by the user's email (docs/rules.md §2).
+    ("therapist_enrollments", "user_id"): ("users",),
+    ("therapist_enrollments", "profile_image_url"): ("users", "therapist_profiles"),
+    ("therapist_enrollments", "bio"): ("therapist_profiles",),
+    ("therapist_enrollments", "experience_years"): ("therapist_profiles",),
+    ("therapist_enrollments", "specializations"): ("therapist_profiles",),
+    ("therapist_profiles", "profile_image_url"): ("users", "therapist_enrollments"),
+    ("therapist_profiles", "bio"): ("therapist_enrollments",),
+    ("therapist_profiles", "experience_years"): ("therapist_enrollments",),
+    ("therapist_profiles", "specializations"): ("therapist_enrollments",),
+    ("therapist_profiles", "verification_status"): ("therapist_enrollments",),
+    ("therapist_profiles", "is_verified"): ("therapist_enrollments",),
+}
+assert sorted(_SOURCES) == sorted((table, column) for table, column, _, _ in COLUMNS)
+
+
+def _writes(table):
+    """Return the SQL condition "the plan writes this therapist's row of ``table``"."""
+    return f"({_changes_in(table)})"
+
+
+def _needs(table):
+    """Return the SQL condition "a value the plan writes comes from this therapist's row of ``table``"."""
+    flags = [_flag(t, column) for (t, column), sources in _SOURCES.items() if t == table or table in sources]
+    if table == "users":
+        # Whatever is written for a therapist whose enrollment is unlinked, that
+        # enrollment is the therapist's because of the user's email.
+        flags.append(f"(p.e_user_id is null and ({_changes_in()}))")
+    return " or ".join(flags)
+
+
+def _locked_beforehand(table):
+    """
+    Return the SQL condition "this therapist's row of ``table`` is locked before the UPDATEs".
+
+    Every row a written value comes from, except the therapist's first row to be
+    written (in the order of the UPDATEs: users, enrollments, profiles): that one is
+    locked and compared by its own UPDATE, before anything else of the therapist is
+    written.
+    """
+    earlier = [_writes(t) for t in TABLES[: TABLES.index(table)]]
+    first_written = " and ".join([_writes(table)] + [f"not {w}" for w in earlier])
+    return f"({_needs(table)}) and not ({first_written})"
+
+
+# Lock (FOR NO KEY UPDATE: it blocks every writer of the row, not the foreign-key checks
+# of rows that refer to it) the planned rows of one table that are locked beforehand,
+# in id order, and return the therapists whose row is gone or is not the version the
+# plan read. A locking SELECT at READ COMMITTED waits for a concurrent writer and then
+# returns the row as committed. The ids are looked up as an array (one index probe
+# each): as "id in (select ...)" PostgreSQL merge-joined the plan with the whole
+# primary-key index of enrollments and of profiles, 0.2 s per chunk each at 200,000
+# therapists (EXPLAIN ANALYZE: 205,000 index entries read to lock 2,230 rows), a cost
+# that grew with the tables and was most of what the lost-update protection cost.
 _LOCK_SQL = """
 with locked as materialized (
     select r.id, r.xmin from {table} r
-    where r.id in (select p.{row_id} from repair_plan p where {writes} and ({subset}))
+    where r.id = any(array(
+        select p.{row_id} from repair_plan p where ({locked}) and ({subset}) and p.{row_id} is not null
+    ))
     order by r.id
-    for update
+    for no key update
 )
 select p.therapist_id
 from repair_plan p
 left join locked l on l.id = p.{row_id}
-where {writes} and ({subset}) and p.{row_id} is not null
+where ({locked}) and ({subset}) and p.{row_id} is not null
   and (l.id is null or l.xmin is distinct from p.{xmin})
 """
 _LOCKS = (("users", "therapist_id", "u_xmin"), ("therapist_enrollments", "e_id", "e_xmin"),
           ("therapist_profiles", "p_id", "p_xmin"))  # fmt: skip
-# A therapist whose rows keep changing under the locks (each plan finding another
-# canonical enrollment) is given up after this many plans: the repair is then a conflict.
+# A therapist whose rows keep changing (each plan finding another version) is given up
+# after this many plans: the repair is then a conflict, and runs again.
 _MAX_PLANS = 4
 
 
-def _lock_planned_rows(cursor, keyed, params):
-    """
-    Lock the rows the plan writes; plan again the therapists whose rows changed since.
+def _replan(cursor, keyed, params, ids):
+    """Plan these therapists again from their rows as they are now."""
+    cursor.execute("delete from repair_plan p where " + _REPLANNED, {"ids": ids})
+    cursor.execute(f"insert into repair_plan\n{plan_sql(BY_IDS, keyed)}", {**params, "ids": ids})
 
-    Locked rows cannot change until the repair commits, so a therapist planned again
-    after its rows are locked is planned from what the UPDATEs will find. A new plan
-    may pick another canonical enrollment, so its rows are locked and compared again.
+
+def _lock_sources(cursor, subset, ids):
+    """Lock the rows of ``subset`` locked beforehand; return the therapists whose rows changed since the plan."""
+    stale = set()
+    for table, row_id, xmin in _LOCKS:
+        sql = _LOCK_SQL.format(table=table, row_id=row_id, xmin=xmin, locked=_locked_beforehand(table), subset=subset)
+        cursor.execute(sql, {"ids": ids})
+        stale.update(str(row[0]) for row in cursor.fetchall())
+    return sorted(stale)
+
+
+def _write_guarded(cursor, keyed, params, using):
     """
-    subset, ids = _ALL_PLANNED, []
+    Write the plan, never from a row that changed since the plan read it; return the failures.
+
+    The argument, for each therapist written:
+    - every value the plan writes is computed from the therapist's rows listed in
+      _SOURCES and from the row it is written to, all read by the plan at a version
+      (xmin) the plan keeps;
+    - before the UPDATEs, every such row except the therapist's first row to be
+      written is locked and compared with the plan's version (_lock_sources); a
+      therapist with a changed row is planned again and its rows locked and compared
+      again, before anything of it is written;
+    - the first row to be written is compared by its UPDATE (t.xmin = p.<table>_xmin,
+      which PostgreSQL re-checks on the newest version of a row changed concurrently)
+      and locked by it; when it was changed, the UPDATE skips it and, since it comes
+      first, nothing of the therapist has been written: the later UPDATEs leave the
+      therapist alone (repair_skipped) and it is planned again, then locked and
+      written in another round;
+    - so when a row is written, every row its values come from is the version the plan
+      read and is locked until the commit: no one can change it in between, and no
+      value is written from a row that changed after it was read.
+    Each row is locked once: by its UPDATE when it is written, beforehand when it is
+    only read from (or written after another row of the same therapist).
+    """
+    subset, ids, failures = _ALL_PLANNED, [], []
     for _ in range(_MAX_PLANS):
-        stale = set()
-        for table, row_id, xmin in _LOCKS:
-            sql = _LOCK_SQL.format(table=table, row_id=row_id, xmin=xmin, writes=_WRITES, subset=subset)
-            cursor.execute(sql, {"ids": ids})
-            stale.update(str(row[0]) for row in cursor.fetchall())
+        stale = _lock_sources(cursor, subset, ids)
         if not stale:
-            return
-        ids, subset = sorted(stale), _REPLANNED
-        logger.info("%d therapists changed between the plan and the locks; planning them again", len(ids))
-        cursor.execute("delete from repair_plan p where " + _REPLANNED, {"ids": ids})
-        cursor.execute(f"insert into repair_plan\n{plan_sql(BY_IDS, keyed)}", {**params, "ids": ids})
-    raise RowsKeepChanging(f"the rows of {len(ids)} therapists kept changing while the repair locked them")
+            cursor.execute("delete from repair_skipped")
+            failures += _apply(cursor, using, subset, ids)
+            cursor.execute("select therapist_id from repair_skipped order by therapist_id")
+            stale = [str(row[0]) for row in cursor.fetchall()]
+            if not stale:
+                return failures
+            logger.info("%d therapists changed between the plan and their UPDATE; planning them again", len(stale))
+        else:
+            logger.info("%d therapists changed between the plan and the locks; planning them again", len(stale))
+        ids, subset = stale, _REPLANNED
+        _replan(cursor, keyed, params, ids)
+    raise RowsKeepChanging(f"the rows of {len(ids)} therapists kept changing while the repair wrote them")
+
+
+def _apply(cursor, using, subset, ids):
+    """Run repair_apply.sql on the plan's therapists of ``subset``; return the failures."""
+    try:
+        with transaction.atomic(using=using):
+            for statement in _apply_statements(subset):
+                cursor.execute(statement, {"ids": ids})
+        return []
+    except DatabaseError as exc:
+        if _is_connection_error(exc):
+            raise
+        logger.warning("repair of %d therapists failed (%s); retrying one at a time", _plan_size(cursor), exc)
+        return _apply_one_by_one(cursor, using, subset, ids)
 
 
 def _plan_size(cursor):
@@ -445,16 +586,20 @@ def _plan_size(cursor):
     return cursor.fetchone()[0]
 
 
-def _apply_one_by_one(cursor, using):
+def _apply_one_by_one(cursor, using, subset, ids):
     """Write the plan one therapist at a time, each in a savepoint; return the failures."""
     failures = []
     # Only therapists with something to write can fail; the ids of one chunk are few.
-    cursor.execute(f"select therapist_id, u_email from repair_plan where {_changes_in()} order by therapist_id")
-    one_sql = _apply_sql(_ONE_THERAPIST)
+    cursor.execute(
+        f"select therapist_id, u_email from repair_plan p where ({_changes_in()}) and ({subset}) order by therapist_id",
+        {"ids": ids},
+    )
+    statements = _apply_statements(_ONE_THERAPIST)
     for therapist_id, email in cursor.fetchall():
         try:
             with transaction.atomic(using=using):
-                cursor.execute(one_sql, {"therapist_id": therapist_id})
+                for statement in statements:
+                    cursor.execute(statement, {"therapist_id": therapist_id})
         except DatabaseError as exc:
             if _is_connection_error(exc):
                 raise

@@ -171,14 +171,18 @@ def _row_ids(user_id):
 @pytest.mark.parametrize("written", sorted(CASES))
 @pytest.mark.parametrize("how", ["repair-all chunk", "resync"])
 def test_an_edit_committed_between_the_plan_and_the_write_survives(monkeypatch, committed_platform, written, how):
-    rows, edited_table, assignment, params, expected = CASES[written]
+    table, column = written.split(".")
+    _repair_with_an_edit_after_the_plan(monkeypatch, CASES[written], how, written_column=(table, column))
+
+
+def _repair_with_an_edit_after_the_plan(monkeypatch, case, how, written_column=None):
+    """Repair a case's therapist while another connection commits the case's edit after the plan; check the values."""
+    rows, edited_table, assignment, params, expected = case
     user = _make_case_therapist(rows)
     ids = _row_ids(user.id)
-    table, column = written.split(".")
-    # Without the edit the repair would write this column.
-    assert repair.preview_email(user.email) and any(
-        change["table"] == table and change["column"] == column for change in repair.preview_email(user.email)
-    )
+    if written_column:
+        # Without the edit the repair would write this column.
+        assert any((change["table"], change["column"]) == written_column for change in repair.preview_email(user.email))
     edits = edit_after_plan(
         monkeypatch, f"update {edited_table} set {assignment} where id = %s", [*params, ids[edited_table]]
     )
@@ -187,6 +191,41 @@ def test_an_edit_committed_between_the_plan_and_the_write_survives(monkeypatch, 
     assert result.failures == []
     for expected_table, expected_column, value in expected:
         assert read(expected_table, expected_column, ids[expected_table]) == value, (expected_table, expected_column)
+
+
+# Values written from the user's or the profile's row rather than the enrollment's:
+# (rows of make_therapist, table edited, SQL set clause, params, [(table, column, value
+# expected after the repair)]).
+SOURCE_CASES = {
+    # The enrollment has no bio: it gets the profile's, which the therapist just edited.
+    "profile bio into the enrollment": (
+        {"enrollment": {"bio": ""}, "profile": {"bio": "Old profile bio."}},
+        "therapist_profiles", "bio = %s", ["Edited in the profile."],
+        [("therapist_enrollments", "bio", "Edited in the profile."), ("therapist_profiles", "bio", "Edited in the profile.")],
+    ),
+    "profile experience into the enrollment": (
+        {"enrollment": {"experience_years": -1}, "profile": {"experience_years": 3}},
+        "therapist_profiles", "experience_years = %s", [7],
+        [("therapist_enrollments", "experience_years", 7), ("therapist_profiles", "experience_years", 7)],
+    ),
+    # The enrollment and the profile have no image: they get the user's, just replaced.
+    "user avatar into the enrollment and the profile": (
+        {"user": {"avatar_url": "https://cdn/u.jpg"}, "enrollment": {"profile_image_url": "/placeholder.svg"},
+         "profile": {"profile_image_url": None}},
+        "users", "avatar_url = %s", ["https://cdn/edited.jpg"],
+        [("therapist_enrollments", "profile_image_url", "https://cdn/edited.jpg"),
+         ("therapist_profiles", "profile_image_url", "https://cdn/edited.jpg"),
+         ("users", "avatar_url", "https://cdn/edited.jpg")],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("source", sorted(SOURCE_CASES))
+@pytest.mark.parametrize("how", ["repair-all chunk", "resync"])
+def test_an_edit_to_the_user_or_profile_a_written_value_comes_from_survives(
+    monkeypatch, committed_platform, source, how
+):
+    _repair_with_an_edit_after_the_plan(monkeypatch, SOURCE_CASES[source], how)
 
 
 def test_a_therapist_left_alone_by_the_plan_is_not_locked_nor_written(monkeypatch, committed_platform):
