@@ -1,5 +1,5 @@
 """
-Celery tasks: thin wrappers that take ids and call consistency.runner.
+Celery tasks: thin wrappers that take ids and call consistency.jobs.runner.
 
 Every task is acks_late and safe to deliver twice (see runner). Connection errors (the
 database restarting, a dropped connection, a deadlock) are retried with exponential
@@ -16,10 +16,12 @@ from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from . import runner, stale_jobs
+from consistency.jobs import runner
+from consistency.jobs import stale as stale_jobs
+from consistency.reporting.retention import prune_snapshots
+from consistency.reporting.snapshots import take_scheduled_snapshot, take_snapshot
+
 from .models import FINISHED_CHUNK_STATES, JobChunk, JobRun, JobState, SnapshotSource
-from .retention import prune_snapshots
-from .snapshots import take_scheduled_snapshot, take_snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -124,9 +126,9 @@ def resync_therapist(self, job_id):
 def take_metrics_snapshot(attempt_id=None):
     """
     Record the consistency metrics for the trends (Celery beat, every OPSDASH_SNAPSHOT_MINUTES),
-    then delete the snapshots and attempts past their retention (consistency.retention).
+    then delete the snapshots and attempts past their retention (consistency.reporting.retention).
 
-    With ``attempt_id``, the snapshot an operator asked for (consistency.snapshots.request_snapshot).
+    With ``attempt_id``, the snapshot an operator asked for (consistency.reporting.snapshots.request_snapshot).
     The schedule's never starts while another scheduled snapshot runs.
     """
     if attempt_id is None:
