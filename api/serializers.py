@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from consistency import job_report
+from consistency.jobs import report as job_report
 from consistency.models import JobEvent, JobRun, MetricSnapshot
 from interventions.models import Intervention
 

@@ -29,8 +29,8 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.db import connections  # noqa: E402
 
-from consistency import checks  # noqa: E402
-from consistency.seed import seed_platform  # noqa: E402
+from consistency.engine import checks  # noqa: E402
+from consistency.platform.seed import seed_platform  # noqa: E402
 
 
 def timed(label, func, *args, repeat=1, **kwargs):

@@ -60,13 +60,13 @@ from django.conf import settings  # noqa: E402
 from django.db import connections, transaction  # noqa: E402
 
 from bench.repair import changed_values, manage  # noqa: E402
-from consistency import repair  # noqa: E402
-from consistency.checks import ALL_THERAPISTS, PLATFORM_DB, apply_state_settings, states_for_email  # noqa: E402
+from consistency.engine import repair  # noqa: E402
+from consistency.engine.checks import ALL_THERAPISTS, PLATFORM_DB, apply_state_settings, states_for_email  # noqa: E402
 from consistency.models import TherapistResult  # noqa: E402
-from consistency.platform_setup import create_recommended_indexes  # noqa: E402
-from consistency.seed import seed_platform  # noqa: E402
-from consistency.snapshots import take_snapshot  # noqa: E402
-from consistency.therapists import timeline  # noqa: E402
+from consistency.platform.seed import seed_platform  # noqa: E402
+from consistency.platform.setup import create_recommended_indexes  # noqa: E402
+from consistency.reporting.snapshots import take_snapshot  # noqa: E402
+from consistency.reporting.therapists import timeline  # noqa: E402
 from opsdash.timeouts import use_job_timeouts  # noqa: E402
 
 # The floor and a snapshot of a large database take longer than a web request may.

@@ -43,11 +43,11 @@ from django.urls import reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from bench.checks import therapist_count, timed  # noqa: E402
-from consistency.checks import compute_metrics  # noqa: E402
+from consistency.engine.checks import compute_metrics  # noqa: E402
 from consistency.models import MetricSnapshot, TherapistResult  # noqa: E402
-from consistency.results import refresh_results  # noqa: E402
-from consistency.seed import seed_platform  # noqa: E402
-from consistency.snapshots import after_repair, take_snapshot  # noqa: E402
+from consistency.platform.seed import seed_platform  # noqa: E402
+from consistency.reporting.results import refresh_results  # noqa: E402
+from consistency.reporting.snapshots import after_repair, take_snapshot  # noqa: E402
 
 
 def a_week_of_snapshots(latest):

@@ -34,7 +34,7 @@ django.setup()
 from django.conf import settings  # noqa: E402
 
 from bench.checks import therapist_count  # noqa: E402
-from consistency.seed import seed_platform  # noqa: E402
+from consistency.platform.seed import seed_platform  # noqa: E402
 
 
 def manage(*args, env=None):

@@ -19,7 +19,7 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 
-from consistency import repair  # noqa: E402
+from consistency.engine import repair  # noqa: E402
 
 repair._lock_sources = lambda cursor, subset, ids: []
 call_command("repair_consistency", "--sync")

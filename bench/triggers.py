@@ -192,7 +192,7 @@ def run_updates(connection, plan):
 
 def check_the_triggers_worked(plan, per_kind=200):
     """Fail unless a sample of the therapists updated with the triggers on pass the check of their update."""
-    from consistency.checks import states_for_ids
+    from consistency.engine.checks import states_for_ids
 
     for kind, check in CHECK_OF_KIND.items():
         user_ids = [update.user_id for update in plan if update.kind == kind][:per_kind]
@@ -230,7 +230,7 @@ def measure(connection, targets, args, rng):
     """
     from django.db import connections
 
-    from consistency import safety_net
+    from consistency.safety_net import service as safety_net
 
     def platform_call(function):
         # Run on Django's connection, then close it: the benchmark's own stays alone.
@@ -307,7 +307,7 @@ def main():
     django.setup()
     from django.db import connections
 
-    from consistency.schema import create_platform_tables
+    from consistency.platform.schema import create_platform_tables
 
     rng = random.Random(20251020)
     print(f"Benchmark database {urlsplit(url).path.lstrip('/')}: {args.therapists:,} therapists", flush=True)

@@ -5,9 +5,9 @@ from datetime import timedelta
 import django_filters
 from django.utils import timezone
 
+from consistency.engine.checks import normalise_email
 from opsdash.inputs import CHOICE_ERRORS
 
-from .checks import normalise_email
 from .models import EnrollmentStatus, TherapistResult
 
 NO_ENROLLMENT = "none"

@@ -1,5 +1,5 @@
 """
-Celery tasks: thin wrappers that take ids and call consistency.runner.
+Celery tasks: thin wrappers that take ids and call consistency.jobs.runner.
 
 Every task is acks_late and safe to deliver twice (see runner). Connection errors (the
 database restarting, a dropped connection, a deadlock) are retried with exponential
@@ -16,10 +16,12 @@ from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from . import runner, stale_jobs
+from consistency.jobs import runner
+from consistency.jobs import stale as stale_jobs
+from consistency.reporting.retention import prune_snapshots
+from consistency.reporting.snapshots import take_scheduled_snapshot, take_snapshot
+
 from .models import FINISHED_CHUNK_STATES, JobChunk, JobRun, JobState, SnapshotSource
-from .retention import prune_snapshots
-from .snapshots import take_scheduled_snapshot, take_snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +42,7 @@ def _retry_or_give_up(task, exc, give_up):
     give_up(f"Gave up after {task.max_retries} retries: {exc}")
 
 
-@shared_task(bind=True, acks_late=True, ignore_result=True)
+@shared_task(bind=True, acks_late=True, ignore_result=True, name="consistency.tasks.repair_all")
 def repair_all(self, job_id):
     """Start a repair-all and fan its chunks out to the workers as one chord."""
     try:
@@ -71,7 +73,7 @@ def repair_all(self, job_id):
         runner.fail_job(job_id, f"Could not queue its chunks: {type(exc).__name__}: {exc}. Start the job again.")
 
 
-@shared_task(bind=True, acks_late=True)
+@shared_task(bind=True, acks_late=True, name="consistency.tasks.repair_chunk")
 def repair_chunk(self, job_id, index):
     """Repair one chunk of a repair-all; record a failure instead of raising, so the chord completes."""
     try:
@@ -85,7 +87,7 @@ def repair_chunk(self, job_id, index):
         runner.fail_chunk(job_id, index, f"{type(exc).__name__}: {exc}")
 
 
-@shared_task(bind=True, acks_late=True, ignore_result=True)
+@shared_task(bind=True, acks_late=True, ignore_result=True, name="consistency.tasks.finish_repair_all")
 def finish_repair_all(self, job_id):
     """Close a repair-all: orphan enrollments, the snapshot after, the final state."""
     try:
@@ -97,7 +99,7 @@ def finish_repair_all(self, job_id):
         raise
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, name="consistency.tasks.repair_all_broken")
 def repair_all_broken(failed_task_id, job_id):
     """Close a repair-all whose chord broke (a chunk task was killed): its unfinished chunks failed."""
     unfinished = JobChunk.objects.filter(job_id=job_id).exclude(state__in=FINISHED_CHUNK_STATES)
@@ -106,7 +108,7 @@ def repair_all_broken(failed_task_id, job_id):
     runner.finish_repair_all(job_id)
 
 
-@shared_task(bind=True, acks_late=True, ignore_result=True)
+@shared_task(bind=True, acks_late=True, ignore_result=True, name="consistency.tasks.resync_therapist")
 def resync_therapist(self, job_id):
     """Resync the therapist (normalised email) of a resync job."""
     try:
@@ -120,13 +122,13 @@ def resync_therapist(self, job_id):
         raise
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, name="consistency.tasks.take_metrics_snapshot")
 def take_metrics_snapshot(attempt_id=None):
     """
     Record the consistency metrics for the trends (Celery beat, every OPSDASH_SNAPSHOT_MINUTES),
-    then delete the snapshots and attempts past their retention (consistency.retention).
+    then delete the snapshots and attempts past their retention (consistency.reporting.retention).
 
-    With ``attempt_id``, the snapshot an operator asked for (consistency.snapshots.request_snapshot).
+    With ``attempt_id``, the snapshot an operator asked for (consistency.reporting.snapshots.request_snapshot).
     The schedule's never starts while another scheduled snapshot runs.
     """
     if attempt_id is None:
@@ -138,7 +140,7 @@ def take_metrics_snapshot(attempt_id=None):
         logger.info("retention: deleted %s snapshot attempts, %s metric snapshots", pruned.attempts, pruned.snapshots)
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, name="consistency.tasks.end_stale_jobs")
 def end_stale_jobs():
     """End the active jobs no worker will finish (Celery beat, every minute; README "Stale jobs")."""
     stale_jobs.end_stale_jobs()

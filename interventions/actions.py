@@ -12,7 +12,7 @@ from collections import defaultdict
 from django.db import connections, transaction
 from django.utils import timezone
 
-from consistency import jobs as job_api
+from consistency.jobs import service as job_api
 from consistency.models import AuditAction
 from consistency.models.audit import record
 from opsdash.db import PLATFORM_DB

@@ -1,7 +1,7 @@
 """
 The idempotent DDL of manual_intervention_log, the one table opsdash may create in the platform database.
 
-Only `manage.py platform_setup` (consistency.platform_setup), the safety net's install
+Only `manage.py platform_setup` (consistency.platform.setup), the safety net's install
 and the demo and test setup run it; requests and jobs only require the table.
 """
 
@@ -24,7 +24,7 @@ class MissingInterventionLog(Exception):
 
 def require_intervention_log(using="platform"):
     """Raise MissingInterventionLog unless manual_intervention_log exists."""
-    from consistency.checks import intervention_log_exists
+    from consistency.engine.checks import intervention_log_exists
 
     if not intervention_log_exists(using):
         raise MissingInterventionLog(

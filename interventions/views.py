@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
 from availability import guard
-from consistency.checks import intervention_log_exists
+from consistency.engine.checks import intervention_log_exists
 from consistency.models import MetricSnapshot
 from consistency.permissions import RUN_JOBS
 

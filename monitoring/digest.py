@@ -10,7 +10,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from consistency.catalogue import CHECK_NAMES
-from consistency.checks import intervention_log_exists
+from consistency.engine.checks import intervention_log_exists
 from consistency.models import JobRun, MetricSnapshot
 from interventions.models import Intervention
 

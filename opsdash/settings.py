@@ -343,7 +343,7 @@ CELERY_BEAT_SCHEDULE = {
 OPSDASH_STALE_JOB_GRACE = timedelta(minutes=1)
 # Seconds the stale-job check waits for the workers to say which tasks they hold.
 OPSDASH_WORKER_INSPECT_TIMEOUT = 2.0
-# Retention of the snapshot tables (consistency/retention.py, after each snapshot):
+# Retention of the snapshot tables (consistency/reporting/retention.py, after each snapshot):
 # attempts asked for more than this many days ago go; metric snapshots are all kept
 # for a week, then the latest of each hour, none older than OPSDASH_SNAPSHOT_DAYS.
 OPSDASH_SNAPSHOT_ATTEMPTS_DAYS = env_int("OPSDASH_SNAPSHOT_ATTEMPTS_DAYS", 7)

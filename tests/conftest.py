@@ -3,7 +3,7 @@ import importlib
 import pytest
 from django.db import connections
 
-from consistency.schema import create_platform_tables
+from consistency.platform.schema import create_platform_tables
 from tests.processes import forget_watched, watched_output
 from tests.proxy import Proxy
 from tests.worker import Worker, database_url, delete_queue, forget_broker_connections
@@ -167,7 +167,7 @@ def app_role():
     """
     import psycopg
 
-    from consistency import platform_setup
+    from consistency.platform import setup as platform_setup
 
     # On a connection of its own, committed at once: a DBA's script run by psql sees it too.
     with psycopg.connect(database_url("platform").replace("postgres://", "postgresql://"), autocommit=True) as conn:

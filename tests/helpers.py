@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from django.db import connections
 from django.db.models import F
 
-from consistency import repair
+from consistency.engine import repair
 from consistency.models import JobChunk, JobRun
 
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
@@ -59,7 +59,9 @@ def repair_all_job(user, chunks=None, dry_run=False):
     `chunks` of its chunks through the chunk task (all of them, then close the job, when
     None), and return the job as the runner left it.
     """
-    from consistency import jobs, runner, tasks
+    from consistency import tasks
+    from consistency.jobs import runner
+    from consistency.jobs import service as jobs
     from consistency.models import JobRun
 
     job = jobs.start_repair_all(user, dry_run=dry_run, queue=False)

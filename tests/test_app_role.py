@@ -11,9 +11,10 @@ import pytest
 from django.db import ProgrammingError, connections, transaction
 from django.urls import reverse
 
-from consistency import jobs, runner
+from consistency.jobs import runner
+from consistency.jobs import service as jobs
 from consistency.models import JobKind, JobRun, JobState
-from consistency.snapshots import take_snapshot
+from consistency.reporting.snapshots import take_snapshot
 from interventions.log import log_intervention
 from interventions.models import Intervention
 from tests.factories import make_enrollment, make_therapist, make_user

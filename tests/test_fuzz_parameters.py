@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from consistency.models import JobKind, JobRun
-from consistency.snapshots import take_snapshot
+from consistency.reporting.snapshots import take_snapshot
 from interventions.models import Intervention
 from tests.conftest import role
 from tests.factories import make_therapist

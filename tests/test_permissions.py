@@ -6,8 +6,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from consistency import safety_net
 from consistency.models import AuditEntry, JobRun, MetricSnapshot, SnapshotAttempt
+from consistency.safety_net import service as safety_net
 from tests.helpers import platform_contents, repair_all_job
 from tests.interventions.logged import orphan_enrollments
 
@@ -163,7 +163,7 @@ def test_sign_in_needs_the_csrf_token(olivia):
 
 
 def test_viewer_sees_no_action_button(viewer_client, finished_job):
-    from consistency.snapshots import take_snapshot
+    from consistency.reporting.snapshots import take_snapshot
     from tests.factories import make_therapist
 
     make_therapist("drifted@example.com", profile={"bio": "Old"})

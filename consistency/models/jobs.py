@@ -130,7 +130,7 @@ class JobChunk(models.Model):
     after = models.UUIDField()
     upto = models.UUIDField()
     # The chunk's share of what the job looked up once by normalised email
-    # (consistency.chunk_keys); empty on chunks of jobs started before it existed.
+    # (consistency.engine.chunk_keys); empty on chunks of jobs started before it existed.
     keys = models.JSONField(default=dict, blank=True)
     state = models.CharField(max_length=20, choices=ChunkState.choices, default=ChunkState.PENDING)
     attempts = models.PositiveIntegerField(default=0)

@@ -2,7 +2,7 @@
 The latest state of every therapist that fails a check, for the drill-down pages.
 
 Recomputing therapist_state.sql for a page takes seconds at a million therapists, so
-consistency.results copies the failing rows here (opsdash's own database) whenever a
+consistency.reporting.results copies the failing rows here (opsdash's own database) whenever a
 snapshot is taken, and refreshes one therapist after its resync. A page then reads a
 few rows through a partial index.
 """

@@ -5,7 +5,7 @@
 -- - 'twin_ids': the users whose email is another spelling of the therapist's, in a
 --   group that is a duplicate-user (docs/rules.md §3).
 -- Each chunk then reads its therapists' rows by key (therapist_state.sql under
--- consistency.checks.BY_JOB_KEYS), which checks them again as they are then, so its
+-- consistency.engine.checks.BY_JOB_KEYS), which checks them again as they are then, so its
 -- cost does not grow with the tables. Rows added after the job started are the next
 -- job's.
 with therapist as materialized (

@@ -1,7 +1,7 @@
 -- The link problems of docs/rules.md §3 that a repair does not fix itself, one row per problem to
 -- log (interventions.log logs each once), for the therapists of repair_after:
 -- consistency/sql/therapist_state.sql's columns as they stand after the repair's own
--- writes (consistency.repair). entity_id is the therapist's normalised email.
+-- writes (consistency.engine.repair). entity_id is the therapist's normalised email.
 select distinct on (v.operation, a.norm_email)
     v.operation,
     a.norm_email as entity_id,

@@ -3,7 +3,7 @@
 -- platform's reads and writes go on while an index builds; one left invalid by a
 -- failed build is dropped and built again. The safety-net page shows their state.
 --
--- Add an index as one more statement of exactly this form (consistency/platform_setup.py
+-- Add an index as one more statement of exactly this form (consistency/platform/setup.py
 -- reads the name and the table from it):
 --   create index concurrently if not exists <name> on <table> (...) [where ...];
 

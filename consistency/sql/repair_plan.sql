@@ -3,7 +3,7 @@
 -- rule yields a value) and, per written column, whether that column changes.
 --
 -- The state CTE is consistency/sql/therapist_state.sql restricted by one of the fixed
--- filters of consistency.checks, so the checks are never restated here. The
+-- filters of consistency.engine.checks, so the checks are never restated here. The
 -- same plan feeds the UPDATEs of a repair, the counts of a dry run and the
 -- before/after preview of a resync.
 with state as (

@@ -32,7 +32,7 @@
 -- Every object is named opsdash_*; safety_net_rollback.sql drops exactly these.
 -- Functions pin the search_path of the installing session (SET ... FROM CURRENT), so
 -- a caller running with another search_path (an auth hook, say) still finds the tables.
--- The whole file is idempotent and runs inside one transaction (consistency.safety_net).
+-- The whole file is idempotent and runs inside one transaction (consistency.safety_net.service).
 
 
 -- Indexes --------------------------------------------------------------------------

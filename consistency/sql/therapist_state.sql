@@ -1,6 +1,6 @@
 -- One row per therapist: the three rows side by side, each check of docs/rules.md §3 and each
 -- link problem. The same statement serves one therapist, a chunk and all of them:
--- the filter of the first CTE is one of the fixed fragments of consistency.checks,
+-- the filter of the first CTE is one of the fixed fragments of consistency.engine.checks,
 -- with its values bound as parameters. The unlinked-enrollment and twin filters narrow
 -- the two lookups by normalised email to rows a repair-all found once for the whole
 -- job (consistency/sql/chunk_keys.sql), read by key; elsewhere they are "true". (The

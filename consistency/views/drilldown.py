@@ -7,14 +7,14 @@ from django.utils import timezone
 from django_tables2 import RequestConfig
 
 from consistency.permissions import RUN_JOBS
+from consistency.reporting.exports import stream_results_csv
+from consistency.reporting.overview import latest_snapshot
+from consistency.reporting.results import failing
 from opsdash.middleware import polled
 
 from ..catalogue import THERAPIST_PROBLEMS
-from ..exports import stream_results_csv
 from ..filters import TherapistResultFilter
 from ..models import JobRun, TherapistResult
-from ..overview import latest_snapshot
-from ..results import failing
 from ..tables import TherapistResultTable
 
 PER_PAGE = 25

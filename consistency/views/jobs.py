@@ -7,10 +7,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
+from consistency.jobs import report as job_report
+from consistency.jobs import service as jobs
+from consistency.jobs import stale as stale_jobs
 from consistency.permissions import RUN_JOBS
 from opsdash.middleware import polled
 
-from .. import job_report, jobs, stale_jobs
 from ..models import FINISHED_STATES, JobRun
 from ..tables import JobRunTable
 

@@ -9,11 +9,11 @@ from kombu.exceptions import KombuError
 from availability import guard
 from availability.models import Service
 from consistency.permissions import RUN_JOBS
+from consistency.reporting import overview
+from consistency.reporting.snapshots import fail_request, request_snapshot
 from opsdash.middleware import polled
 
-from .. import overview
 from ..models import SnapshotSource
-from ..snapshots import fail_request, request_snapshot
 from ..tasks import take_metrics_snapshot
 
 SESSION_RATE = "overview_refresh_rate"

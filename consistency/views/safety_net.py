@@ -8,8 +8,9 @@ from django.views.decorators.http import require_POST
 from psycopg.errors import InsufficientPrivilege
 
 from availability import guard
+from consistency.platform import setup as platform_setup
+from consistency.safety_net import service as safety_net
 
-from .. import platform_setup, safety_net
 from ..models import AuditAction
 from ..models.audit import record
 

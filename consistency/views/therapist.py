@@ -9,11 +9,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from consistency.engine.checks import normalise_email, states_for_email
+from consistency.jobs import service as jobs
 from consistency.permissions import RUN_JOBS
+from consistency.reporting import therapists
 
-from .. import jobs, therapists
 from ..catalogue import THERAPIST_PROBLEMS
-from ..checks import normalise_email, states_for_email
 from ..models import JobKind, JobRun
 from .drilldown import row_context
 

@@ -3,7 +3,7 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
-from .. import trends
+from consistency.reporting import trends
 
 
 @login_required

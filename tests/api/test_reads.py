@@ -7,7 +7,7 @@ from django.db import connections
 from rest_framework.test import APIClient
 
 from consistency.models import JobEvent, JobKind, JobRun, JobState
-from consistency.snapshots import take_snapshot
+from consistency.reporting.snapshots import take_snapshot
 from interventions.models import Intervention
 from tests.factories import make_therapist
 from tests.monitoring.conftest import make_snapshot

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from consistency.seed import seed_platform
-from consistency.snapshots import take_snapshot
+from consistency.platform.seed import seed_platform
+from consistency.reporting.snapshots import take_snapshot
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls of the tests
 # are still synchronous, one at a time.

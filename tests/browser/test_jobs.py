@@ -7,9 +7,9 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from consistency import stale_jobs
+from consistency.jobs import stale as stale_jobs
 from consistency.models import JobChunk, JobKind, JobRun
-from consistency.results import refresh_results
+from consistency.reporting.results import refresh_results
 from tests.factories import make_therapist
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, databases=["default", "platform"])]

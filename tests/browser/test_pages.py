@@ -141,7 +141,7 @@ def test_therapist_page_shows_the_rows_side_by_side(live_server, sign_in, seeded
 @pytest.fixture
 def safety_net_removed_after():
     """Roll the safety net back after the test, whatever the test left: its DDL is committed."""
-    from consistency import safety_net
+    from consistency.safety_net import service as safety_net
 
     yield
     safety_net.rollback()

@@ -5,7 +5,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from consistency.models import AttemptState, SnapshotAttempt
-from consistency.seed import seed_platform
+from consistency.platform.seed import seed_platform
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, databases=["default", "platform"])]
 

@@ -4,7 +4,7 @@ import pytest
 from django.db import connections
 
 from consistency import catalogue
-from consistency.checks import BY_IDS, state_sql
+from consistency.engine.checks import BY_IDS, state_sql
 from consistency.models import TherapistResult
 from tests.factories import make_therapist
 

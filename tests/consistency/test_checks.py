@@ -2,7 +2,7 @@
 The checks engine against real PostgreSQL: every rule of docs/rules.md §2 and §3.
 
 Each test builds one situation in the platform tables (created from the shipped SQL)
-and reads the therapist's state back through consistency.checks, as the dashboard,
+and reads the therapist's state back through consistency.engine.checks, as the dashboard,
 the repair and consistency_report do.
 """
 
@@ -13,7 +13,7 @@ import pytest
 from django.db import connections
 
 from consistency.catalogue import CHECK_NAMES
-from consistency.checks import (
+from consistency.engine.checks import (
     ALL_THERAPISTS,
     BY_ID_RANGE,
     compute_metrics,

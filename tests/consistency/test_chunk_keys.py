@@ -1,6 +1,6 @@
 """
 Work per job, not per chunk: a repair-all looks up the unlinked enrollments and the
-duplicate users once (consistency.chunk_keys) and each chunk reads its share by key.
+duplicate users once (consistency.engine.chunk_keys) and each chunk reads its share by key.
 A chunk planned from the job's keys plans exactly what it would plan looking them up
 over the whole tables.
 """
@@ -8,10 +8,10 @@ over the whole tables.
 import pytest
 from django.db import connections
 
-from consistency import repair
-from consistency.checks import BY_IDS
-from consistency.chunk_keys import chunk_keys
-from consistency.seed import seed_platform
+from consistency.engine import repair
+from consistency.engine.checks import BY_IDS
+from consistency.engine.chunk_keys import chunk_keys
+from consistency.platform.seed import seed_platform
 from tests.factories import make_enrollment, make_profile, make_therapist, make_user
 from tests.helpers import open_interventions, platform_contents
 

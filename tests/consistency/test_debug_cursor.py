@@ -8,10 +8,11 @@ from django.db import connections
 from django.db.backends.utils import CursorDebugWrapper
 from django.test import override_settings
 
-from consistency import jobs, runner
+from consistency.jobs import runner
+from consistency.jobs import service as jobs
 from consistency.models import JobState, TherapistProfile, TherapistResult
-from consistency.results import refresh_results
-from consistency.snapshots import take_snapshot
+from consistency.reporting.results import refresh_results
+from consistency.reporting.snapshots import take_snapshot
 from tests.factories import make_therapist
 
 pytestmark = pytest.mark.django_db(databases=["default", "platform"])

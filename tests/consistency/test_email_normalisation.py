@@ -15,9 +15,9 @@ from django.core.management import call_command
 from django.db import connections
 from django.urls import reverse
 
-from consistency import jobs
-from consistency.checks import normalise_email
-from consistency.results import refresh_results
+from consistency.engine.checks import normalise_email
+from consistency.jobs import service as jobs
+from consistency.reporting.results import refresh_results
 from tests.factories import make_therapist
 
 pytestmark = pytest.mark.django_db(databases=["default", "platform"])

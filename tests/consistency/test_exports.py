@@ -6,7 +6,7 @@ import io
 import pytest
 from django.urls import reverse
 
-from consistency.results import refresh_results
+from consistency.reporting.results import refresh_results
 from tests.factories import make_therapist
 
 pytestmark = pytest.mark.django_db(databases=["default", "platform"])

@@ -12,7 +12,9 @@ from django.core.management import call_command
 from django.db import connections
 from psycopg.types.json import JsonbLoader
 
-from consistency import jobs, repair, runner
+from consistency.engine import repair
+from consistency.jobs import runner
+from consistency.jobs import service as jobs
 from interventions.payloads import repair_payloads
 from tests.factories import make_enrollment, make_therapist
 from tests.helpers import repair_everyone

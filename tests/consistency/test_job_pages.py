@@ -7,7 +7,8 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from consistency import jobs, runner
+from consistency.jobs import runner
+from consistency.jobs import service as jobs
 from consistency.models import JobState
 from tests.factories import make_therapist
 

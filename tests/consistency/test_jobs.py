@@ -1,4 +1,4 @@
-"""Starting, refusing, cancelling and previewing jobs (consistency.jobs), with the real Redis."""
+"""Starting, refusing, cancelling and previewing jobs (consistency.jobs.service), with the real Redis."""
 
 import threading
 from uuid import uuid4
@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import connections
 from django.utils import timezone
 
-from consistency import jobs
+from consistency.jobs import service as jobs
 from consistency.models import AuditEntry, ChunkState, JobChunk, JobKind, JobRun, JobState, TherapistProfile
 from interventions.log import log_intervention
 from interventions.models import Intervention

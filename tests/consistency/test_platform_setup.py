@@ -8,10 +8,13 @@ import pytest
 from django.core.management import call_command
 from django.db import connections
 
-from consistency import platform_setup, runner, safety_net, tasks
-from consistency.checks import load_sql
-from consistency.jobs import start_repair_all
+from consistency import tasks
+from consistency.engine.checks import load_sql
+from consistency.jobs import runner
+from consistency.jobs.service import start_repair_all
 from consistency.models import JobState
+from consistency.platform import setup as platform_setup
+from consistency.safety_net import service as safety_net
 from interventions.schema import MissingInterventionLog
 from tests.worker import database_url
 

@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from django.db import connections
 
-from consistency import repair
-from consistency.checks import states_for_ids
+from consistency.engine import repair
+from consistency.engine.checks import states_for_ids
 from interventions.models import Intervention
 from tests.factories import make_enrollment, make_profile, make_therapist, make_user
 from tests.helpers import LONG_AGO, backdate_platform_rows, open_interventions, platform_contents, repair_everyone

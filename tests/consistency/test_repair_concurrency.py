@@ -1,7 +1,7 @@
 """
 No lost update: a repair never writes a value computed from a row that changed after
 it was read. Another connection commits its edit between the repair's plan and its
-writes (consistency.repair.after_plan, the point the tests control), and the edit
+writes (consistency.engine.repair.after_plan, the point the tests control), and the edit
 survives; a deadlock with another transaction is retried, not logged as a failure.
 """
 
@@ -15,8 +15,8 @@ import pytest
 from django.core.management import call_command
 from django.db import connections
 
-from consistency import repair
-from consistency.checks import states_for_ids
+from consistency.engine import repair
+from consistency.engine.checks import states_for_ids
 from consistency.models import JobRun, JobState
 from tests.factories import make_enrollment, make_profile, make_therapist, make_user
 from tests.helpers import open_interventions, repair_everyone

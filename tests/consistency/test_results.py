@@ -1,8 +1,8 @@
 import pytest
 
 from consistency.models import PlatformUser, TherapistProfile, TherapistResult
-from consistency.results import refresh_results
-from consistency.snapshots import after_repair, take_snapshot
+from consistency.reporting.results import refresh_results
+from consistency.reporting.snapshots import after_repair, take_snapshot
 from tests.factories import make_therapist
 
 pytestmark = pytest.mark.django_db(databases=["default", "platform"])

@@ -11,9 +11,9 @@ import psycopg
 import pytest
 from django.utils import timezone
 
-from consistency import trends
 from consistency.models import AttemptState, MetricSnapshot, SnapshotAttempt
-from consistency.retention import _PRUNE_LOCK, Pruned, prune_snapshots
+from consistency.reporting import trends
+from consistency.reporting.retention import _PRUNE_LOCK, Pruned, prune_snapshots
 from consistency.tasks import take_metrics_snapshot
 from tests.opsdash.test_settings import settings_in_a_fresh_process
 from tests.worker import database_url

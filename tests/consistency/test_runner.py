@@ -1,10 +1,11 @@
-"""The steps of a job run (consistency.runner), run in this process against the real databases."""
+"""The steps of a job run (consistency.jobs.runner), run in this process against the real databases."""
 
 import pytest
 from django.db import connections
 
-from consistency import jobs, runner
-from consistency.checks import states_for_ids
+from consistency.engine.checks import states_for_ids
+from consistency.jobs import runner
+from consistency.jobs import service as jobs
 from consistency.models import ChunkState, JobRun, JobState, MetricSnapshot
 from interventions.models import Intervention
 from tests.factories import make_therapist

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 import pytest
 from django.db import DatabaseError, connections
 
-from consistency import safety_net
-from consistency.checks import states_for_ids
+from consistency.engine.checks import states_for_ids
+from consistency.safety_net import service as safety_net
 from interventions.models import Intervention
 from tests.factories import make_enrollment, make_therapist, make_user
 

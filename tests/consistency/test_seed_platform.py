@@ -2,7 +2,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connections
 
-from consistency.checks import compute_metrics, states_for_ids
+from consistency.engine.checks import compute_metrics, states_for_ids
 from consistency.models import PlatformUser, TherapistEnrollment
 
 pytestmark = pytest.mark.django_db(databases=["default", "platform"])

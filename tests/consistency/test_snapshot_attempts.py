@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from consistency.models import AttemptState, SnapshotAttempt
-from consistency.snapshots import take_snapshot
+from consistency.reporting.snapshots import take_snapshot
 from consistency.tasks import take_metrics_snapshot
 from opsdash.celery import app
 from tests.factories import make_therapist

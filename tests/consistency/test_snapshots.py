@@ -3,10 +3,10 @@
 import psycopg
 import pytest
 
-from consistency import snapshots
-from consistency.checks import compute_metrics
+from consistency.engine.checks import compute_metrics
 from consistency.models import MetricSnapshot
-from consistency.seed import seed_platform
+from consistency.platform.seed import seed_platform
+from consistency.reporting import snapshots
 from tests.worker import database_url
 
 pytestmark = pytest.mark.django_db(databases=["default", "platform"])

@@ -1,5 +1,5 @@
 """
-Stale jobs (consistency.stale_jobs): the rules, run in this process against the real
+Stale jobs (consistency.jobs.stale): the rules, run in this process against the real
 databases and the real Redis. A job's timestamps are moved back to stand for the time
 that passed; tests/consistency/test_stale_jobs_on_a_worker.py kills real workers.
 """
@@ -10,7 +10,10 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from consistency import jobs, runner, stale_jobs, tasks
+from consistency import tasks
+from consistency.jobs import runner
+from consistency.jobs import service as jobs
+from consistency.jobs import stale as stale_jobs
 from consistency.models import ChunkState, JobChunk, JobKind, JobRun, JobState
 from opsdash.celery import app
 from tests.factories import make_therapist

@@ -17,7 +17,9 @@ import pytest
 from django.conf import settings
 from django.db import connections
 
-from consistency import jobs, stale_jobs, tasks
+from consistency import tasks
+from consistency.jobs import service as jobs
+from consistency.jobs import stale as stale_jobs
 from consistency.models import ChunkState, JobRun, JobState
 from opsdash.celery import app
 from tests.consistency.test_tasks import RowLock, _backend_waiting_on_a_lock, finished, users_by_id

@@ -7,8 +7,8 @@ import psycopg
 import pytest
 from django.db import connections
 
-from consistency import jobs
-from consistency.checks import states_for_ids
+from consistency.engine.checks import states_for_ids
+from consistency.jobs import service as jobs
 from consistency.models import ChunkState, JobRun, JobState, MetricSnapshot
 from tests.factories import make_therapist
 from tests.worker import database_url, wait_for

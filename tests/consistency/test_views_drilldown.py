@@ -7,8 +7,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from consistency.models import JobKind, JobRun, TherapistProfile, TherapistResult
-from consistency.results import refresh_results
-from consistency.snapshots import after_repair
+from consistency.reporting.results import refresh_results
+from consistency.reporting.snapshots import after_repair
 from tests.factories import make_therapist
 
 pytestmark = pytest.mark.django_db(databases=["default", "platform"])

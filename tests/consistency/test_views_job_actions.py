@@ -7,9 +7,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from consistency import stale_jobs
+from consistency.jobs import stale as stale_jobs
 from consistency.models import AuditEntry, JobChunk, JobKind, JobRun, TherapistProfile
-from consistency.results import refresh_results
+from consistency.reporting.results import refresh_results
 from tests.factories import make_therapist
 from tests.helpers import repair_all_job
 

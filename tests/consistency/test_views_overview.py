@@ -3,7 +3,7 @@ from django.test import override_settings
 from django.urls import reverse
 
 from consistency.models import JobKind, JobRun
-from consistency.snapshots import take_snapshot
+from consistency.reporting.snapshots import take_snapshot
 from interventions.models import Intervention
 from tests.factories import make_therapist
 

@@ -1,8 +1,8 @@
 import pytest
 from django.urls import reverse
 
-from consistency import safety_net
 from consistency.models import AuditEntry
+from consistency.safety_net import service as safety_net
 
 pytestmark = pytest.mark.django_db(databases=["default", "platform"])
 

@@ -14,8 +14,8 @@ from datetime import timedelta
 from django.db import connections
 from django.utils import timezone
 
-from consistency import safety_net
-from consistency.repair import log_orphan_enrollments
+from consistency.engine.repair import log_orphan_enrollments
+from consistency.safety_net import service as safety_net
 from interventions.models import Intervention
 from tests.factories import make_enrollment, make_therapist
 from tests.helpers import refuse_in_platform, repair_everyone

@@ -11,7 +11,7 @@ from django.db import connections
 from django.urls import reverse
 
 from consistency.models import JobKind, JobRun
-from consistency.results import refresh_results
+from consistency.reporting.results import refresh_results
 from opsdash.inputs import PER_PAGE_MAX
 from tests.factories import make_therapist
 
@@ -147,7 +147,7 @@ def test_a_newline_in_an_email_never_runs_as_sql(viewer_client):
 
 
 def test_no_shipped_sql_has_a_placeholder_in_a_comment():
-    from consistency.checks import SQL_DIR
+    from consistency.engine.checks import SQL_DIR
 
     commented = [
         f"{path.name}:{n}"

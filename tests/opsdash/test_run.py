@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from django.conf import settings
 
-from opsdash.services import Database, RedisURL
+from opsdash.devserver.services import Database, RedisURL
 from tests.processes import Output
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +54,7 @@ def fresh_databases():
 @pytest.fixture
 def start_run(data_dir):
     """
-    Return a function starting python -m opsdash.run with some variables set; kill what a test leaves running.
+    Return a function starting python -m opsdash.devserver.run with some variables set; kill what a test leaves running.
 
     The web server binds port 0, a port no other process holds, and says which port it got
     (serving()). The process's ``output`` reads what it prints, each read with a deadline.
@@ -68,7 +68,7 @@ def start_run(data_dir):
             [
                 sys.executable,
                 "-m",
-                "opsdash.run",
+                "opsdash.devserver.run",
                 "--port",
                 "0",
                 "--concurrency",
@@ -85,7 +85,7 @@ def start_run(data_dir):
             text=True,
             start_new_session=True,
         )
-        process.output = Output(process, "opsdash.run")
+        process.output = Output(process, "opsdash.devserver.run")
         started.append(process)
         return process
 
@@ -96,7 +96,7 @@ def start_run(data_dir):
             process.wait()
 
 
-# Seconds to wait for opsdash.run to set up and start everything, and to stop.
+# Seconds to wait for opsdash.devserver.run to set up and start everything, and to stop.
 SETUP_DEADLINE = 120
 STOP_DEADLINE = 60
 

@@ -8,7 +8,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from opsdash.services import (
+from opsdash.devserver.services import (
     Database,
     EmbeddedPostgres,
     EmbeddedRedis,

@@ -49,7 +49,7 @@ def supervise():
         script = textwrap.dedent(
             f"""
             import sys
-            from opsdash.supervisor import Program, Supervisor
+            from opsdash.devserver.supervisor import Program, Supervisor
             programs = [Program(name, ["sh", "-c", command]) for name, command in {programs!r}]
             sys.exit(Supervisor(programs, grace_seconds={grace_seconds}).run())
             """

@@ -3,7 +3,7 @@
 import pytest
 from django.db import connections
 
-from consistency import jobs
+from consistency.jobs import service as jobs
 from consistency.models import JobRun, JobState
 from opsdash.timeouts import use_job_timeouts
 from tests.consistency.test_tasks import RowLock

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import Error as DatabaseError
 
 from consistency.catalogue import CHECK_NAMES, PROBLEMS
-from consistency.checks import compute_metrics
+from consistency.engine.checks import compute_metrics
 from opsdash.timeouts import use_job_timeouts
 
 

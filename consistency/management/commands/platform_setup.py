@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import Error as DatabaseError
 
-from consistency import platform_setup, safety_net
+from consistency.platform import setup as platform_setup
+from consistency.safety_net import service as safety_net
 from opsdash.timeouts import use_job_timeouts
 
 from .safety_net import format_status

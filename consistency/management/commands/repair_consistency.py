@@ -5,8 +5,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import Error as DatabaseError
 from django.utils import timezone
 
-from consistency import jobs, repair, runner
-from consistency.checks import BY_NORMALISED_EMAIL
+from consistency.engine import repair
+from consistency.engine.checks import BY_NORMALISED_EMAIL
+from consistency.jobs import runner
+from consistency.jobs import service as jobs
 from consistency.models import JobRun, JobState
 from opsdash.timeouts import use_job_timeouts
 

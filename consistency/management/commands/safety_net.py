@@ -1,9 +1,9 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import Error as DatabaseError
 
-from consistency import safety_net
 from consistency.models import AuditAction
 from consistency.models.audit import cli_actor_name, record
+from consistency.safety_net import service as safety_net
 from opsdash.timeouts import use_job_timeouts
 
 AUDITED = {"install": AuditAction.SAFETY_NET_INSTALL, "rollback": AuditAction.SAFETY_NET_ROLLBACK}

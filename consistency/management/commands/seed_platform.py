@@ -5,7 +5,7 @@ from django.db import Error as DatabaseError
 
 from consistency.models import AuditAction
 from consistency.models.audit import cli_actor_name, record
-from consistency.seed import PlatformNotEmpty, seed_platform
+from consistency.platform.seed import PlatformNotEmpty, seed_platform
 from opsdash.timeouts import use_job_timeouts
 
 

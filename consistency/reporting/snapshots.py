@@ -5,11 +5,10 @@ import time
 from django.db import connections, transaction
 from django.utils import timezone
 
+from consistency.engine.checks import compute_metrics
+from consistency.models import AttemptState, MetricSnapshot, SnapshotAttempt, SnapshotSource
+from consistency.reporting.results import failing_counts, refresh_results
 from opsdash.db import PLATFORM_DB
-
-from .checks import compute_metrics
-from .models import AttemptState, MetricSnapshot, SnapshotAttempt, SnapshotSource
-from .results import failing_counts, refresh_results
 
 # Held by the scheduled snapshot while it runs (opsdash's own database, session lock).
 _SCHEDULED_LOCK = 74_210_002

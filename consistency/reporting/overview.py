@@ -14,11 +14,17 @@ from django.conf import settings
 from django.utils import timezone
 
 from availability import guard
+from consistency.catalogue import CHECKS, LINK_PROBLEMS, THERAPIST_PROBLEMS
+from consistency.models import (
+    FINISHED_STATES,
+    PENDING_ATTEMPT_STATES,
+    AttemptState,
+    JobRun,
+    MetricSnapshot,
+    SnapshotAttempt,
+)
+from consistency.safety_net import service as safety_net
 from interventions.queue import unresolved_count
-
-from . import safety_net
-from .catalogue import CHECKS, LINK_PROBLEMS, THERAPIST_PROBLEMS
-from .models import FINISHED_STATES, PENDING_ATTEMPT_STATES, AttemptState, JobRun, MetricSnapshot, SnapshotAttempt
 
 # The refresh rates a user may pick for the live overview, in seconds (0: paused).
 REFRESH_RATES = (0, 5, 15, 30, 60)

@@ -32,11 +32,8 @@ from dataclasses import dataclass, field
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
 from psycopg import errors as pg_errors
 
-from interventions.log import THERAPIST_SYNC, log_interventions, unlogged
-from opsdash.db import PLATFORM_DB
-
-from . import catalogue
-from .checks import (
+from consistency import catalogue
+from consistency.engine.checks import (
     ALL_THERAPISTS,
     BY_ID_RANGE,
     BY_IDS,
@@ -46,6 +43,8 @@ from .checks import (
     normalise_email,
     state_sql,
 )
+from interventions.log import THERAPIST_SYNC, log_interventions, unlogged
+from opsdash.db import PLATFORM_DB
 
 logger = logging.getLogger(__name__)
 
@@ -299,7 +298,7 @@ def repair_range(after, upto, dry_run=False, job_id=None, using=PLATFORM_DB, key
     Repair the therapists with after < id <= upto (one chunk of a repair-all).
 
     ``keys`` are the chunk's share of what the job looked up once by normalised email
-    (consistency.chunk_keys); without them the chunk looks it up over the whole tables.
+    (consistency.engine.chunk_keys); without them the chunk looks it up over the whole tables.
 
     The chunk is handed to the state statement as its list of ids (BY_IDS), not as
     the range (BY_ID_RANGE): PostgreSQL cannot interpolate uuids inside a histogram
@@ -337,7 +336,7 @@ def repair(therapist_filter, params, dry_run=False, job_id=None, using=PLATFORM_
     3. Resolve the open interventions whose problem is gone; after the commit, log the
        link problems and the failures once.
     With ``dry_run`` nothing is written: the plan is counted in a read-only transaction.
-    ``keyed``: ``params`` hold the job's keys of these therapists (consistency.checks.state_sql).
+    ``keyed``: ``params`` hold the job's keys of these therapists (consistency.engine.checks.state_sql).
     A conflict with another transaction (deadlock, serialization failure, lock
     timeout) rolls everything back and starts again, up to CONFLICT_ATTEMPTS times.
     """

@@ -5,10 +5,9 @@ import time
 
 from django.db import connections, transaction
 
+from consistency.engine.checks import load_sql
+from consistency.platform.schema import create_platform_tables
 from opsdash.db import PLATFORM_DB
-
-from .checks import load_sql
-from .schema import create_platform_tables
 
 SEEDED_TABLES = ("manual_intervention_log", "therapist_profiles", "therapist_enrollments", "user_credits", "users")
 

@@ -10,9 +10,8 @@ from uuid import UUID
 
 from django.db import connections, transaction
 
+from consistency.engine.checks import ALL_THERAPISTS, apply_state_settings, load_sql
 from opsdash.db import PLATFORM_DB
-
-from .checks import ALL_THERAPISTS, apply_state_settings, load_sql
 
 KINDS = ("unlinked_ids", "twin_ids")
 
@@ -23,7 +22,7 @@ def chunk_keys(bounds, using=PLATFORM_DB):
 
     One dict per chunk, {"unlinked_ids": [...], "twin_ids": [...]}: the rows its
     therapists' lookups by normalised email would find now, as the parameters of
-    therapist_state.sql under consistency.checks.BY_JOB_KEYS.
+    therapist_state.sql under consistency.engine.checks.BY_JOB_KEYS.
     """
     keys = [{kind: set() for kind in KINDS} for _ in bounds]
     # Chunk i covers (after_i, upto_i] and upto_i is after_(i+1): the first upto at or

@@ -8,7 +8,7 @@ run once (and after an upgrade) by a role that owns the tables, does it all, and
 1. manual_intervention_log and its index (docs/rules.md §1), where missing;
 2. the intervention payloads opsdash once wrote double-encoded, rewritten as objects
    (interventions.payloads; a data fix decided row by row, so --sql names the command);
-3. the safety net (consistency.safety_net, docs/rules.md §5);
+3. the safety net (consistency.safety_net.service, docs/rules.md §5);
 4. the indexes of consistency/sql/recommended_indexes.sql, CONCURRENTLY;
 5. with a role, the grants of consistency/sql/app_role_grants.sql to it.
 """
@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from django.db import connections
 from psycopg import sql
 
+from consistency.engine.checks import load_sql
+from consistency.safety_net import service as safety_net
 from interventions.payloads import repair_payloads
 from interventions.schema import DDL as INTERVENTION_LOG_DDL
 from opsdash.db import PLATFORM_DB
-
-from . import safety_net
-from .checks import load_sql
 
 RECOMMENDED_INDEXES_SQL = "recommended_indexes.sql"
 GRANTS_SQL = "app_role_grants.sql"

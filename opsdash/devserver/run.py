@@ -1,5 +1,5 @@
 """
-Run opsdash on this machine with one command: ``python -m opsdash.run`` (bin/opsdash-run
+Run opsdash on this machine with one command: ``python -m opsdash.devserver.run`` (bin/opsdash-run
 creates the virtualenv first).
 
 1. Find PostgreSQL and Redis: the configured ones (or the local defaults) where they
@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from opsdash import defaults
-from opsdash.services import (
+from opsdash.devserver.services import (
     Database,
     EmbeddedPostgres,
     EmbeddedRedis,
@@ -30,9 +30,9 @@ from opsdash.services import (
     ensure_database,
     redact,
 )
-from opsdash.supervisor import Program, Supervisor
+from opsdash.devserver.supervisor import Program, Supervisor
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def say(message):
@@ -163,7 +163,7 @@ def prepare(therapists, drift):
 
     django.setup()
     from consistency.models import PlatformUser
-    from consistency.schema import create_platform_tables, platform_tables_exist
+    from consistency.platform.schema import create_platform_tables, platform_tables_exist
 
     say("migrating opsdash's database")
     call_command("migrate", interactive=False, verbosity=0)
@@ -197,7 +197,7 @@ def first_snapshot():
     (the overview shows it too) and does not stop the start.
     """
     from consistency.models import SnapshotSource
-    from consistency.snapshots import take_snapshot
+    from consistency.reporting.snapshots import take_snapshot
 
     say("taking a first snapshot of the metrics")
     try:

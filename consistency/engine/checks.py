@@ -13,12 +13,11 @@ from pathlib import Path
 from django.db import connections, transaction
 from django.utils import timezone
 
+from consistency import catalogue
+from consistency.catalogue import CHECKS, LINK_PROBLEMS
 from opsdash.db import PLATFORM_DB, fetch_dicts
 
-from . import catalogue
-from .catalogue import CHECKS, LINK_PROBLEMS
-
-SQL_DIR = Path(__file__).resolve().parent / "sql"
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
 # The fixed WHERE fragments of therapist_state.sql; values are always bound.
 ALL_THERAPISTS = "true"
@@ -50,7 +49,7 @@ def load_sql(name):
 
 
 # The lookups by normalised email of therapist_state.sql: over the whole tables, or
-# among the rows a repair-all job found for the chunk once (consistency.chunk_keys),
+# among the rows a repair-all job found for the chunk once (consistency.engine.chunk_keys),
 # bound as %(unlinked_ids)s and %(twin_ids)s.
 WHOLE_TABLES = {"unlinked_filter": "true", "twin_filter": "true"}
 BY_JOB_KEYS = {
@@ -165,7 +164,7 @@ def compute_metrics(using=PLATFORM_DB, failing=None):
 
     1. One pass of the therapist-state statement counts each check and link problem.
        With ``failing`` (those counts among the failing therapists and their number,
-       "failing", as consistency.results.failing_counts gives them right after a
+       "failing", as consistency.reporting.results.failing_counts gives them right after a
        refresh made the same pass), only the therapists are counted.
     2. duplicate-user counts users and orphan-enrollment counts enrollments, each in
        a statement of its own.

@@ -5,8 +5,8 @@ from datetime import timedelta
 from django.db.models.functions import Trunc
 from django.utils import timezone
 
-from .catalogue import CHECK_NAMES
-from .models import MetricSnapshot
+from consistency.catalogue import CHECK_NAMES
+from consistency.models import MetricSnapshot
 
 # The ranges the trends page offers, in days; 7 is the default (issue 5).
 RANGES = (1, 7, 30, 90)

@@ -25,8 +25,8 @@ from django.utils import timezone
 from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
 
-from . import runner
-from .models import FINISHED_CHUNK_STATES, ChunkState, JobKind, JobRun, JobState
+from consistency.jobs import runner
+from consistency.models import FINISHED_CHUNK_STATES, ChunkState, JobKind, JobRun, JobState
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ QUEUE_SCAN_LIMIT = 10_000
 
 def time_limit(name):
     """Return the hard time limit of a task of consistency.tasks (CELERY_TASK_ANNOTATIONS, else the default), or None."""
-    from . import tasks  # they call this module
+    from consistency import tasks  # they call this module
 
     seconds = getattr(tasks, name).time_limit or current_app.conf.task_time_limit
     return timedelta(seconds=seconds) if seconds else None

@@ -14,12 +14,10 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from interventions.schema import require_intervention_log
-
-from . import repair
-from .checks import compute_metrics
-from .chunk_keys import chunk_keys
-from .models import (
+from consistency.engine import repair
+from consistency.engine.checks import compute_metrics
+from consistency.engine.chunk_keys import chunk_keys
+from consistency.models import (
     ACTIVE_STATES,
     FINISHED_CHUNK_STATES,
     ChunkState,
@@ -28,7 +26,8 @@ from .models import (
     JobRun,
     JobState,
 )
-from .snapshots import after_repair
+from consistency.reporting.snapshots import after_repair
+from interventions.schema import require_intervention_log
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +104,7 @@ def begin_repair_all(job_id):
        (manage.py platform_setup creates it: jobs never change the schema).
     3. Record the metrics before, cut the therapists into keyset chunks of
        OPSDASH_REPAIR_CHUNK_SIZE and store one JobChunk per chunk, with its share of
-       the lookups by normalised email, done once for the job (consistency.chunk_keys).
+       the lookups by normalised email, done once for the job (consistency.engine.chunk_keys).
     A redelivered task skips to returning the chunks not finished yet.
     """
     if not _claim(job_id, "Started"):
@@ -220,7 +219,7 @@ def finish_repair_all(job_id):
     Close a repair-all once every chunk is finished.
 
     1. Log the orphan enrollments once (they belong to no therapist, so no chunk did).
-    2. Take the metrics snapshot of the result (consistency.snapshots.after_repair).
+    2. Take the metrics snapshot of the result (consistency.reporting.snapshots.after_repair).
     3. Record the final state: cancelled, failed, partially failed or succeeded.
     Called by the last chunk's chord; a duplicate call finds the job finished.
     """

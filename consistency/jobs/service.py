@@ -2,7 +2,7 @@
 Start, cancel and preview repair jobs: what views, commands and the admin call.
 
 Each start creates a JobRun (queued), writes an audit entry and queues a Celery task
-that calls consistency.runner. Two repair-alls never run at once: the database's
+that calls consistency.jobs.runner. Two repair-alls never run at once: the database's
 unique index one_active_repair_all refuses the second JobRun, so two quick clicks (or
 two web servers) start one job.
 """
@@ -18,13 +18,14 @@ from kombu.exceptions import KombuError
 
 from availability.guard import mark_down, mark_up
 from availability.models import Service
+from consistency.engine import repair
+from consistency.engine.checks import normalise_email, states_for_email
+from consistency.jobs import runner
+from consistency.jobs import stale as stale_jobs
+from consistency.models import ACTIVE_STATES, AuditAction, JobEvent, JobKind, JobRun, JobState, TherapistProfile
+from consistency.models.audit import record
 from interventions.log import OPSDASH, resolve_open
 from opsdash.inputs import excerpt
-
-from . import repair, runner, stale_jobs
-from .checks import normalise_email, states_for_email
-from .models import ACTIVE_STATES, AuditAction, JobEvent, JobKind, JobRun, JobState, TherapistProfile
-from .models.audit import record
 
 # The longest an email address can be (RFC 5321's path limit, as Django's validator).
 MAX_EMAIL_LENGTH = 254
@@ -153,7 +154,7 @@ def start_repair_all(requested_by, dry_run=False, queue=True):
         raise JobAlreadyRunning(active) from None
     record(requested_by, AuditAction.REPAIR_ALL, "all", job=job, dry_run=dry_run)
     if queue:
-        from .tasks import repair_all
+        from consistency.tasks import repair_all
 
         _enqueue(job, repair_all)
     return job
@@ -166,7 +167,7 @@ def start_resync(requested_by, email, queue=True):
     job = _create(requested_by, JobKind.RESYNC, target=normalised)
     record(requested_by, AuditAction.RESYNC, normalised, job=job)
     if queue:
-        from .tasks import resync_therapist
+        from consistency.tasks import resync_therapist
 
         _enqueue(job, resync_therapist)
     return job

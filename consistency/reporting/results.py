@@ -11,12 +11,11 @@ import psycopg
 from django.db import connections, transaction
 from django.db.models import Count
 
+from consistency.catalogue import THERAPIST_PROBLEMS
+from consistency.engine.checks import ALL_THERAPISTS, BY_IDS, state_sql
+from consistency.models import TherapistResult
+from consistency.models.results import failing_condition
 from opsdash.db import PLATFORM_DB
-
-from .catalogue import THERAPIST_PROBLEMS
-from .checks import ALL_THERAPISTS, BY_IDS, state_sql
-from .models import TherapistResult
-from .models.results import failing_condition
 
 RESULT_DB = "default"
 RESULT_TABLE = TherapistResult._meta.db_table
@@ -115,7 +114,7 @@ def failing_counts():
     """
     Return how many therapists of the drill-down table fail each check or have each
     link problem, and how many there are ("failing"): after a full refresh, every
-    count of the metrics but the therapists themselves (consistency.checks.compute_metrics).
+    count of the metrics but the therapists themselves (consistency.engine.checks.compute_metrics).
     """
     counts = {problem: Count("pk", filter=failing_condition(problem)) for problem in THERAPIST_PROBLEMS}
     return TherapistResult.objects.aggregate(failing=Count("pk"), **counts)

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from django.http import StreamingHttpResponse
 
-from . import catalogue
+from consistency import catalogue
 
 
 class _Echo:

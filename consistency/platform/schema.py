@@ -2,10 +2,9 @@
 
 from django.db import connections
 
+from consistency.engine.checks import load_sql
 from interventions.schema import ensure_intervention_log
 from opsdash.db import PLATFORM_DB
-
-from .checks import load_sql
 
 
 def create_platform_tables(using=PLATFORM_DB):

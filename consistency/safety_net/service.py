@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from django.db import connections, transaction
 from psycopg import sql
 
+from consistency.engine.checks import load_sql
+from consistency.platform.schema import platform_tables_exist
 from interventions.schema import ensure_intervention_log
 from opsdash.db import PLATFORM_DB
-
-from .checks import load_sql
-from .schema import platform_tables_exist
 
 INSTALL_SQL = "safety_net_install.sql"
 ROLLBACK_SQL = "safety_net_rollback.sql"

@@ -19,8 +19,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .models import MetricSnapshot, SnapshotAttempt
-from .trends import HOURLY_AFTER_DAYS
+from consistency.models import MetricSnapshot, SnapshotAttempt
+from consistency.reporting.trends import HOURLY_AFTER_DAYS
 
 ATTEMPTS = SnapshotAttempt._meta.db_table
 SNAPSHOTS = MetricSnapshot._meta.db_table

@@ -2,8 +2,8 @@
 
 from django.db import connection, transaction
 
-from .catalogue import CHECK_NAMES, LINK_PROBLEM_NAMES
-from .models import JobRun
+from consistency.catalogue import CHECK_NAMES, LINK_PROBLEM_NAMES
+from consistency.models import JobRun
 
 
 def read_job(pk):

@@ -2,7 +2,7 @@
 The test suite's PostgreSQL and Redis: the configured ones where they answer, else the
 embedded servers the run command uses, started once per test session.
 
-Loaded with ``-p opsdash.pytest_services`` (pyproject.toml), so it points the
+Loaded with ``-p opsdash.devserver.pytest_services`` (pyproject.toml), so it points the
 environment at the servers before pytest-django reads the settings. A laptop with
 neither server then runs the suite with nothing but Python; CI, where both answer,
 uses them as before. ``OPSDASH_TEST_EMBEDDED=1`` asks for the embedded ones anyway.
@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from opsdash.run import ROOT, Services, configure
+from opsdash.devserver.run import ROOT, Services, configure
 
 _services = None
 

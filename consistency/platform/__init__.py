@@ -1,0 +1,1 @@
+"""The platform's schema, the demo seed and the one-command platform setup."""
