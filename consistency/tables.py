@@ -19,9 +19,9 @@ RESYNC_BUTTON = """{% if record.norm_email %}
   hx-target="closest tr" hx-swap="outerHTML" hx-disabled-elt="this">Resync</button>{% endif %}"""
 
 
-def therapist_url(email):
-    """Return the therapist page of a normalised email."""
-    return reverse("consistency:therapist") + "?" + urlencode({"email": email})
+def therapist_url(email, **params):
+    """Return the therapist page of a normalised email, with more query parameters."""
+    return reverse("consistency:therapist") + "?" + urlencode({"email": email, **params})
 
 
 class ValueColumn(tables.Column):

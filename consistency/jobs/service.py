@@ -173,6 +173,11 @@ def start_resync(requested_by, email, queue=True):
     return job
 
 
+def may_cancel(job, user):
+    """Tell whether a user may cancel a job: the operator who started it, or a superuser."""
+    return user.is_superuser or (job.requested_by_id is not None and job.requested_by_id == user.pk)
+
+
 def request_cancel(job, user):
     """
     Ask a job to stop after the chunk in hand; return False if it had already finished.
@@ -183,7 +188,7 @@ def request_cancel(job, user):
     lost its data), or a resync that is stale. So a job no worker will finish never
     blocks the next repair-all.
     """
-    if not (user.is_superuser or (job.requested_by_id is not None and job.requested_by_id == user.pk)):
+    if not may_cancel(job, user):
         raise PermissionDenied("Only the operator who started this job or a superuser may cancel it.")
     asked = JobRun.objects.filter(pk=job.pk, state__in=ACTIVE_STATES).update(cancel_requested=True)
     if not asked:

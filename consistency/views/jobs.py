@@ -41,7 +41,7 @@ def _job_context(request, pk):
     return {
         "job": job,
         # jobs.request_cancel decides; this only spares the others a button they cannot use.
-        "can_cancel": user.has_perm(RUN_JOBS) and (user.is_superuser or job.requested_by_id == user.pk),
+        "can_cancel": user.has_perm(RUN_JOBS) and jobs.may_cancel(job, user),
         "can_run": user.has_perm(RUN_JOBS),
         "stale": stale_jobs.stale_reason(job),
         "events": events,

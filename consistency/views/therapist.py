@@ -1,12 +1,9 @@
 """The therapist page: one therapist's three rows, what a resync would write, and its history."""
 
-from urllib.parse import urlencode
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from consistency.engine.checks import normalise_email, states_for_email
@@ -16,6 +13,7 @@ from consistency.reporting import therapists
 
 from ..catalogue import THERAPIST_PROBLEMS
 from ..models import JobKind, JobRun
+from ..tables import therapist_url
 from .drilldown import row_context
 
 
@@ -112,15 +110,11 @@ def resync(request):
                 request, "consistency/partials/result_row.html", row_context(request, problem, row, error=str(exc))
             )
         messages.error(request, str(exc))
-        return redirect(_therapist_url(email))
+        return redirect(therapist_url(normalise_email(email)))
     if in_row:
         return render(request, "consistency/partials/result_row.html", row_context(request, problem, row, job=job))
     messages.success(request, f"Resync of {job.target or email} queued as job #{job.pk}.")
-    return redirect(_therapist_url(job.target or email, job=job.pk))
-
-
-def _therapist_url(email, **params):
-    return reverse("consistency:therapist") + "?" + urlencode({"email": normalise_email(email), **params})
+    return redirect(therapist_url(normalise_email(job.target or email), job=job.pk))
 
 
 @login_required
@@ -135,4 +129,4 @@ def create_profile(request):
         messages.error(request, str(exc))
     else:
         messages.success(request, f"Created the profile {profile_id} of {normalise_email(email)}.")
-    return redirect(_therapist_url(email))
+    return redirect(therapist_url(normalise_email(email)))
