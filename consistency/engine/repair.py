@@ -690,6 +690,9 @@ def preview_email(email, using=PLATFORM_DB):
     """
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         cursor.execute("set transaction read only")
+        # Without the state statement's settings, JIT compilation alone took 3 s of a
+        # 3.5 s preview at 200,000 therapists (docs/benchmarks.md).
+        apply_state_settings(cursor, BY_NORMALISED_EMAIL)
         cursor.execute(plan_sql(BY_NORMALISED_EMAIL) + " order by therapist_id", {"email": email})
         columns = [col.name for col in cursor.description]
         plans = [dict(zip(columns, values, strict=False)) for values in cursor.fetchall()]
@@ -749,7 +752,8 @@ def _enrollment_qualification(cursor, enrollment_id):
 
 def missing_profile_values(therapist_id, using=PLATFORM_DB):
     """Return the profile a therapist without one would get: the repair's canonical values."""
-    with connections[using].cursor() as cursor:
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        apply_state_settings(cursor, BY_IDS)
         cursor.execute(plan_sql(BY_IDS), {"ids": [str(therapist_id)]})
         plan = _fetch_dict(cursor)
         qualification = _enrollment_qualification(cursor, plan["e_id"])

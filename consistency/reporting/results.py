@@ -12,7 +12,7 @@ from django.db import connections, transaction
 from django.db.models import Count
 
 from consistency.catalogue import THERAPIST_PROBLEMS
-from consistency.engine.checks import ALL_THERAPISTS, BY_IDS, state_sql
+from consistency.engine.checks import ALL_THERAPISTS, BY_IDS, apply_state_settings, state_sql
 from consistency.models import TherapistResult
 from consistency.models.results import failing_condition
 from opsdash.db import PLATFORM_DB
@@ -65,13 +65,15 @@ def refresh_results(therapist_ids=None):
         if not therapist_ids:
             return 0
     if therapist_ids is None:
-        state, params = state_sql(ALL_THERAPISTS), None
+        therapist_filter, params = ALL_THERAPISTS, None
     else:
-        state, params = state_sql(BY_IDS), {"ids": therapist_ids}
+        therapist_filter, params = BY_IDS, {"ids": therapist_ids}
     with transaction.atomic(using=RESULT_DB), connections[RESULT_DB].cursor() as target:
         target.execute("select pg_advisory_xact_lock(%s)", [_REFRESH_LOCK])
         target.execute(CREATE_INCOMING)
-        failing = _copy_failing(state, params, target)
+        with transaction.atomic(using=PLATFORM_DB), connections[PLATFORM_DB].cursor() as source:
+            apply_state_settings(source, therapist_filter)
+            failing = _copy_failing(state_sql(therapist_filter), params, target)
         target.execute(MERGE)
         if therapist_ids is None:
             target.execute(DELETE_CONSISTENT_ALL)
