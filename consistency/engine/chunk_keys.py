@@ -1,8 +1,9 @@
 """
 Work per job, not per chunk: what every chunk of a repair-all would otherwise look up
 over the whole tables (docs/rules.md §2's unlinked enrollments by normalised email, docs/rules.md §3's
-duplicate users) is found once, set-based, when the job starts
-(consistency/sql/chunk_keys.sql), and each chunk reads its share by key.
+duplicate users, and the open interventions of manual_intervention_log) is found once,
+set-based, when the job starts (consistency/sql/chunk_keys.sql,
+chunk_intervention_keys.sql), and each chunk reads its share by key.
 """
 
 from bisect import bisect_left
@@ -10,19 +11,21 @@ from uuid import UUID
 
 from django.db import connections, transaction
 
-from consistency.engine.checks import ALL_THERAPISTS, apply_state_settings, load_sql
+from consistency.engine.checks import ALL_THERAPISTS, apply_state_settings, intervention_log_exists, load_sql
 from opsdash.db import PLATFORM_DB
 
-KINDS = ("unlinked_ids", "twin_ids")
+KINDS = ("unlinked_ids", "twin_ids", "intervention_ids")
 
 
 def chunk_keys(bounds, using=PLATFORM_DB):
     """
     Return the keys of each keyset chunk of ``bounds`` ([(after, upto), ...], in order).
 
-    One dict per chunk, {"unlinked_ids": [...], "twin_ids": [...]}: the rows its
-    therapists' lookups by normalised email would find now, as the parameters of
-    therapist_state.sql under consistency.engine.checks.BY_JOB_KEYS.
+    One dict per chunk, {"unlinked_ids": [...], "twin_ids": [...], "intervention_ids":
+    [...]}: the rows its therapists' lookups by normalised email would find now, as the
+    parameters of therapist_state.sql under consistency.engine.checks.BY_JOB_KEYS, and
+    their open interventions (consistency.engine.repair resolves among those alone).
+    Without manual_intervention_log there is no "intervention_ids".
     """
     keys = [{kind: set() for kind in KINDS} for _ in bounds]
     # Chunk i covers (after_i, upto_i] and upto_i is after_(i+1): the first upto at or
@@ -31,9 +34,16 @@ def chunk_keys(bounds, using=PLATFORM_DB):
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         # One pass over everyone: every join is best hashed.
         apply_state_settings(cursor, ALL_THERAPISTS)
-        cursor.execute(load_sql("chunk_keys.sql"))
-        for therapist_id, kind, row_id in cursor:
-            index = bisect_left(uppers, therapist_id)
-            if index < len(keys):
-                keys[index][kind].add(str(row_id))
+        statements = ["chunk_keys.sql"]
+        if intervention_log_exists(using):
+            statements.append("chunk_intervention_keys.sql")
+        else:
+            for chunk in keys:
+                del chunk["intervention_ids"]
+        for statement in statements:
+            cursor.execute(load_sql(statement))
+            for therapist_id, kind, row_id in cursor:
+                index = bisect_left(uppers, therapist_id)
+                if index < len(keys):
+                    keys[index][kind].add(str(row_id))
     return [{kind: sorted(ids) for kind, ids in chunk.items()} for chunk in keys]

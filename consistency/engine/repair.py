@@ -404,12 +404,13 @@ def _repair_once(therapist_filter, params, job_id, using, keyed):
         if cursor.fetchone()[0]:
             failures = _write_guarded(cursor, keyed, params, using)
         if keyed:
-            # The intervention log has no key to read it by: it is read whole.
+            # Whether a problem is logged already is looked up among the open rows of
+            # the log, which have no key to read them by.
             _read_by_key(cursor, False)
         cursor.execute(_WRITTEN_COUNTS_SQL)
         result = _result_from_counts(_fetch_dict(cursor))
         result.failures = failures
-        problems, result.interventions_resolved = _read_intervention_log(cursor, job_id, keyed, params)
+        problems, result.interventions_resolved = _read_intervention_log(cursor, job_id, params)
     # Logged once the writes are committed, in short transactions (interventions.log);
     # a chunk redelivered after a crash in between finds the same problems again.
     result.interventions_logged = log_interventions(problems + _failure_entries(failures, job_id), using=using)
@@ -624,13 +625,19 @@ select p.therapist_id
 from repair_plan p
 join repair_written w on w.therapist_id = p.therapist_id
 where p.norm_email in (
-          select lower(btrim(entity_id)) from manual_intervention_log where resolved is not true)
+          select lower(btrim(l.entity_id)) from manual_intervention_log l
+          where l.resolved is not true and ({log_filter}))
    or p.therapist_id::text in (
-          select entity_id from manual_intervention_log where resolved is not true)
+          select l.entity_id from manual_intervention_log l
+          where l.resolved is not true and ({log_filter}))
 """
+# The open interventions a repair reads: the whole log, or in a chunk of a repair-all
+# those the job found for the chunk's therapists (consistency.engine.chunk_keys), by key.
+_WHOLE_LOG = "true"
+_BY_JOB_KEYS = "l.id = any(%(intervention_ids)s::uuid[])"
 
 
-def _read_intervention_log(cursor, job_id, keyed, params):
+def _read_intervention_log(cursor, job_id, params):
     """
     Resolve the open interventions whose problem is gone; return (link problems to log, resolved).
 
@@ -640,8 +647,15 @@ def _read_intervention_log(cursor, job_id, keyed, params):
     interventions: their state is read again, so a problem just fixed counts as gone.
     Reading every therapist again would double the cost of a chunk.
     """
-    cursor.execute(_WRITTEN_WITH_OPEN_INTERVENTIONS_SQL)
-    reread = [str(row[0]) for row in cursor.fetchall()]
+    keyed = "intervention_ids" in params
+    log_filter = _BY_JOB_KEYS if keyed else _WHOLE_LOG
+    # A chunk whose therapists had no open intervention when the job started has
+    # nothing to resolve.
+    may_resolve = not keyed or bool(params["intervention_ids"])
+    reread = []
+    if may_resolve:
+        cursor.execute(_WRITTEN_WITH_OPEN_INTERVENTIONS_SQL.replace("{log_filter}", log_filter), params)
+        reread = [str(row[0]) for row in cursor.fetchall()]
     before = f"""
         select {_LOG_STATE_FROM_PLAN}
         from repair_plan p
@@ -650,11 +664,16 @@ def _read_intervention_log(cursor, job_id, keyed, params):
     """
     sql = f"create temporary table repair_after on commit drop as\n{before}"
     if reread:
-        sql += f"\nunion all\nselect {', '.join(_LOG_STATE_COLUMNS)} from ({state_sql(BY_IDS, keyed)}) s"
+        state = state_sql(BY_IDS, keyed="unlinked_ids" in params)
+        sql += f"\nunion all\nselect {', '.join(_LOG_STATE_COLUMNS)} from ({state}) s"
     cursor.execute(sql, {**params, "reread": reread, "ids": reread})
-    cursor.execute("analyze repair_after")
-    cursor.execute(load_sql("resolve_gone.sql"), {"note": RESOLVED_NOTE})
-    resolved = cursor.fetchone()[0]
+    resolved = 0
+    if may_resolve:
+        cursor.execute("analyze repair_after")
+        cursor.execute(
+            load_sql("resolve_gone.sql").replace("{log_filter}", log_filter), {**params, "note": RESOLVED_NOTE}
+        )
+        resolved = cursor.fetchone()[0]
     return unlogged(cursor, load_sql("link_problems.sql"), {"job_id": job_id}), resolved
 
 

@@ -2,7 +2,9 @@
 -- repair_after: consistency/sql/therapist_state.sql's columns as they stand after the
 -- repair's own writes, so a problem the run just fixed counts as gone. Resolved by
 -- 'opsdash' with a note. entity_id is the therapist's normalised email; the platform
--- may also have logged a user id, which is matched too.
+-- may also have logged a user id, which is matched too. In a chunk of a repair-all the
+-- open rows are read by key, among those the job found for the chunk's therapists
+-- (consistency/sql/chunk_intervention_keys.sql); elsewhere the log filter is "true".
 with gone as (
     -- Problems found absent, per therapist. A check that could not be evaluated
     -- (NULL: no enrollment or no profile) does not count as gone.
@@ -31,12 +33,12 @@ matched as (
     select l.id
     from manual_intervention_log l
     join gone g on g.operation = l.operation and g.norm_email = lower(btrim(l.entity_id))
-    where l.resolved is not true and not g.duplicate_user
+    where l.resolved is not true and not g.duplicate_user and ({log_filter})
     union
     select l.id
     from manual_intervention_log l
     join gone g on g.operation = l.operation and g.therapist_id::text = l.entity_id
-    where l.resolved is not true
+    where l.resolved is not true and ({log_filter})
 ),
 resolved as (
     update manual_intervention_log l set

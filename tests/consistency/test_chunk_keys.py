@@ -11,7 +11,9 @@ from django.db import connections
 from consistency.engine import repair
 from consistency.engine.checks import BY_IDS
 from consistency.engine.chunk_keys import chunk_keys
+from consistency.engine.checks import therapist_states
 from consistency.platform.seed import seed_platform
+from interventions.log import log_interventions
 from tests.factories import make_enrollment, make_profile, make_therapist, make_user
 from tests.helpers import open_interventions, platform_contents
 
@@ -48,6 +50,19 @@ def platform_with_every_link_problem():
         make_user(f"shared{n}@EXAMPLE.com")
         make_enrollment(shared, linked=False, full_name="Shared")
         make_profile(shared)
+    # Open interventions a repair resolves, logged by normalised email and by user id,
+    # and one whose problem stays.
+    states = therapist_states()
+    bio = [s for s in states if s.bio_ok is False and not s.duplicate_user][:4]
+    avatar = [s for s in states if s.avatar_ok is False and not s.duplicate_user][:4]
+    missing = [s for s in states if s.missing_profile][:1]
+    assert len(bio) == len(avatar) == 4 and missing
+    log_interventions(
+        [{"operation": "profile-sync", "entity_id": s.norm_email, "error": "bio", "payload": {}} for s in bio]
+        + [{"operation": "avatar-sync", "entity_id": str(s.therapist_id), "error": "x", "payload": {}} for s in avatar]
+        + [{"operation": "missing-profile", "entity_id": s.norm_email, "error": "x", "payload": {}} for s in missing]
+    )
+    return missing[0].norm_email
 
 
 def test_a_chunk_planned_from_the_jobs_keys_plans_what_the_whole_tables_give(platform_with_every_link_problem):
@@ -61,20 +76,35 @@ def test_a_chunk_planned_from_the_jobs_keys_plans_what_the_whole_tables_give(pla
     assert keyed == looked_up
 
 
+def resolved_interventions():
+    with connections["platform"].cursor() as cursor:
+        cursor.execute(
+            "select operation, entity_id, resolved_by from manual_intervention_log where resolved order by 1, 2"
+        )
+        return cursor.fetchall()
+
+
 def test_a_keyed_repair_all_writes_what_one_chunk_of_everyone_writes(platform_with_every_link_problem):
     with connections["platform"].cursor() as cursor:
         cursor.execute("savepoint before_repair")
         repair.repair_range(repair.FIRST_ID, repair.LAST_ID)
-        everyone, logged = platform_contents(), open_interventions()
+        everyone, logged, resolved = platform_contents(), open_interventions(), resolved_interventions()
         cursor.execute("rollback to savepoint before_repair")
     bounds = repair.chunk_bounds(7)
-    for (after, upto), keys in zip(bounds, chunk_keys(bounds), strict=False):
-        repair.repair_range(after, upto, keys=keys)
+    keys = chunk_keys(bounds)
+    # The open interventions are read by key, and only some chunks have any.
+    assert 0 < sum(bool(chunk["intervention_ids"]) for chunk in keys) < len(keys)
+    results = [repair.repair_range(after, upto, keys=k) for (after, upto), k in zip(bounds, keys, strict=False)]
     # updated_at is now() of the one test transaction either way.
     contents = platform_contents()
     for table in repair.TABLES:
         assert contents[table] == everyone[table], table
     assert open_interventions() == logged
+    # The eight whose problem the repair fixed are resolved; the missing profile stays open.
+    assert resolved_interventions() == resolved and len(resolved) == 8
+    assert {r[2] for r in resolved} == {"opsdash"}
+    assert sum(result.interventions_resolved for result in results) == 8
+    assert ("missing-profile", platform_with_every_link_problem) in open_interventions()
 
 
 def test_a_chunk_reads_its_keyed_rows_as_they_are_now():
