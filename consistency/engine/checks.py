@@ -166,9 +166,7 @@ def compute_metrics(using=PLATFORM_DB, failing=None):
        With ``failing`` (those counts among the failing therapists and their number,
        "failing", as consistency.reporting.results.failing_counts gives them right after a
        refresh made the same pass), only the therapists are counted.
-    2. duplicate-user counts users and orphan-enrollment counts enrollments, each in
-       a statement of its own.
-    3. Unresolved interventions are counted where the log exists.
+    2. The counts of other units (whole_table_counts).
     """
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         apply_state_settings(cursor, ALL_THERAPISTS)
@@ -179,24 +177,44 @@ def compute_metrics(using=PLATFORM_DB, failing=None):
             cursor.execute("select count(*) from users where user_type = 'therapist'")
             therapists = cursor.fetchone()[0]
             row = {**failing, "therapists": therapists, "consistent": therapists - failing["failing"]}
-        cursor.execute(load_sql("duplicate_users.sql"))
-        duplicate_users = cursor.fetchone()[0]
-        cursor.execute(f"select count(*) from ({load_sql('orphan_enrollments.sql')}) orphan")
-        orphan_enrollments = cursor.fetchone()[0]
-        unresolved = None
-        if intervention_log_exists(using):
-            cursor.execute("select count(*) from manual_intervention_log where resolved is not true")
-            unresolved = cursor.fetchone()[0]
+        others = whole_table_counts(using)
     link_problems = {name: row[name] for name in catalogue.THERAPIST_LINK_PROBLEM_NAMES}
-    # The per-therapist flag says "this therapist has a twin"; the metric counts
-    # every user of each group (docs/rules.md §7).
-    link_problems["duplicate_user"] = int(duplicate_users)
-    link_problems["orphan_enrollment"] = orphan_enrollments
+    link_problems.update(others["link_problems"])
     return {
         "therapists": row["therapists"],
         "consistent": row["consistent"],
         "inconsistent": {name: row[name] for name in catalogue.CHECK_NAMES},
         "link_problems": link_problems,
-        "unresolved_interventions": unresolved,
+        "unresolved_interventions": others["unresolved_interventions"],
         "computed_at": timezone.now().isoformat(),
     }
+
+
+def whole_table_counts(using=PLATFORM_DB):
+    """
+    Return the metrics that are not counts of therapists, each in a statement of its own.
+
+    duplicate-user counts every user of each group, where the per-therapist flag says
+    "this therapist has a twin" (docs/rules.md §7); orphan-enrollment counts
+    enrollments; the unresolved interventions are counted where the log exists (else
+    None).
+    """
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        apply_state_settings(cursor, ALL_THERAPISTS)
+        cursor.execute(load_sql("duplicate_users.sql"))
+        duplicate_users = int(cursor.fetchone()[0])
+        cursor.execute(f"select count(*) from ({load_sql('orphan_enrollments.sql')}) orphan")
+        orphan_enrollments = cursor.fetchone()[0]
+    return {
+        "link_problems": {"duplicate_user": duplicate_users, "orphan_enrollment": orphan_enrollments},
+        "unresolved_interventions": unresolved_interventions(using),
+    }
+
+
+def unresolved_interventions(using=PLATFORM_DB):
+    """Return how many interventions are unresolved, or None without manual_intervention_log."""
+    if not intervention_log_exists(using):
+        return None
+    with connections[using].cursor() as cursor:
+        cursor.execute("select count(*) from manual_intervention_log where resolved is not true")
+        return cursor.fetchone()[0]

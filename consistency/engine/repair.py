@@ -33,6 +33,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from psycopg import errors as pg_errors
 
 from consistency import catalogue
+from consistency.catalogue import CHECK_NAMES, THERAPIST_LINK_PROBLEM_NAMES, THERAPIST_PROBLEMS
 from consistency.engine.checks import (
     ALL_THERAPISTS,
     BY_ID_RANGE,
@@ -111,6 +112,9 @@ class RepairResult:
     failures: list = field(default_factory=list)
     interventions_logged: int = 0
     interventions_resolved: int = 0
+    # The therapists' state as the plan read it, before any write: how many there are,
+    # are consistent, and fail each check and therapist link problem.
+    metrics: dict = field(default_factory=dict)
 
     def totals(self):
         """Return the counts as the fields of a JobRun or JobChunk of the same names."""
@@ -149,16 +153,19 @@ def plan_sql(therapist_filter, keyed=False):
     return load_sql("repair_plan.sql").replace("{therapist_state}", state_sql(therapist_filter, keyed))
 
 
-def _counts_sql(written=None):
+def _counts_sql(alias, written=None):
     """
-    Return the select list counting therapists, changes per column and changed therapists.
+    Return the select list over the plan (as ``alias``) counting therapists, changes per
+    column, changed therapists, and the state before the repair (see _metrics_from_counts).
 
     ``written(table)`` is the SQL condition "this therapist's row of that table was
     written"; without it (a dry run) the plan's flags alone say what would be.
     """
     if written is None:
         written = _changes_in
-    items = ["count(*) as therapists"]
+    items = ["count(*) as therapists", f"count(*) filter (where {alias}.consistent) as consistent"]
+    for problem in THERAPIST_PROBLEMS.values():
+        items.append(f'count(*) filter (where {problem.failing_sql(alias)}) as "before.{problem.name}"')
     for table, column, _, _ in COLUMNS:
         label = _count_label(table, column)
         items.append(f'count(*) filter (where ({written(table)}) and {_flag(table, column)}) as "{label}"')
@@ -216,20 +223,49 @@ def apply_plan(cursor, plan_filter="true", params=None):
 
 
 _WRITTEN_COUNTS_SQL = (
-    f"select {_counts_sql(lambda table: 'w.' + _WRITTEN_FLAG[table])}\n"
+    f"select {_counts_sql('p', lambda table: 'w.' + _WRITTEN_FLAG[table])}\n"
     "from repair_plan p left join repair_written w on w.therapist_id = p.therapist_id"
 )
 
 
 def _dry_run_sql(therapist_filter, keyed=False):
-    return f"with plan as (\n{plan_sql(therapist_filter, keyed)}\n)\nselect {_counts_sql()}\nfrom plan"
+    return f"with plan as (\n{plan_sql(therapist_filter, keyed)}\n)\nselect {_counts_sql('plan')}\nfrom plan"
 
 
 def _result_from_counts(row):
     counts = empty_counts()
     for table, column, _, _ in COLUMNS:
         counts[table][column] = row[_count_label(table, column)]
-    return RepairResult(therapists=row["therapists"], therapists_changed=row["therapists_changed"], rows_changed=counts)
+    return RepairResult(
+        therapists=row["therapists"],
+        therapists_changed=row["therapists_changed"],
+        rows_changed=counts,
+        metrics=_metrics_from_counts(row),
+    )
+
+
+def _metrics_from_counts(row):
+    """
+    Return the plan's state before the repair, in the shape of the metrics
+    (consistency.engine.checks.compute_metrics) but for the therapists planned alone:
+    duplicate-user counts therapists here, and there is no orphan-enrollment.
+    """
+    return {
+        "therapists": row["therapists"],
+        "consistent": row["consistent"],
+        "inconsistent": {name: row[f"before.{name}"] for name in CHECK_NAMES},
+        "link_problems": {name: row[f"before.{name}"] for name in THERAPIST_LINK_PROBLEM_NAMES},
+    }
+
+
+def add_metrics(total, part):
+    """Add the state counts ``part`` (RepairResult.metrics) into ``total``; return it."""
+    for key, value in part.items():
+        if isinstance(value, dict):
+            add_metrics(total.setdefault(key, {}), value)
+        else:
+            total[key] = total.get(key, 0) + value
+    return total
 
 
 def _fetch_dict(cursor):

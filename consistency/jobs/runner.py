@@ -14,8 +14,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from consistency.catalogue import CHECK_NAMES, THERAPIST_LINK_PROBLEM_NAMES
 from consistency.engine import repair
-from consistency.engine.checks import compute_metrics
+from consistency.engine.checks import unresolved_interventions, whole_table_counts
 from consistency.engine.chunk_keys import chunk_keys
 from consistency.models import (
     ACTIVE_STATES,
@@ -102,9 +103,12 @@ def begin_repair_all(job_id):
     1. Claim the job (queued -> running).
     2. Unless it is a dry run, fail at once where manual_intervention_log is missing
        (manage.py platform_setup creates it: jobs never change the schema).
-    3. Record the metrics before, cut the therapists into keyset chunks of
-       OPSDASH_REPAIR_CHUNK_SIZE and store one JobChunk per chunk, with its share of
-       the lookups by normalised email, done once for the job (consistency.engine.chunk_keys).
+    3. Cut the therapists into keyset chunks of OPSDASH_REPAIR_CHUNK_SIZE and store
+       one JobChunk per chunk, with its share of the lookups by normalised email and of
+       the open interventions, done once for the job (consistency.engine.chunk_keys).
+    The metrics before are not a pass of their own: each chunk adds the state its plan
+    read before writing (_finish_chunk), and the closing step the counts of other
+    units. Only the unresolved interventions are counted here, as the job starts.
     A redelivered task skips to returning the chunks not finished yet.
     """
     if not _claim(job_id, "Started"):
@@ -113,7 +117,7 @@ def begin_repair_all(job_id):
     if not job.chunks.exists():
         if not job.dry_run:
             require_intervention_log()
-        metrics = compute_metrics()
+        metrics = _empty_metrics()
         bounds = repair.chunk_bounds(settings.OPSDASH_REPAIR_CHUNK_SIZE)
         keys = chunk_keys(bounds)
         with transaction.atomic():
@@ -128,10 +132,21 @@ def begin_repair_all(job_id):
         JobEvent.objects.create(
             job_id=job_id,
             state=JobState.RUNNING,
-            message=f"{metrics['therapists']} therapists in {len(bounds)} chunks of up to "
-            f"{settings.OPSDASH_REPAIR_CHUNK_SIZE}",
+            message=f"{len(bounds)} chunks of up to {settings.OPSDASH_REPAIR_CHUNK_SIZE} therapists",
         )
     return list(job.chunks.exclude(state__in=FINISHED_CHUNK_STATES).values_list("index", flat=True))
+
+
+def _empty_metrics():
+    """Return the metrics before a repair-all as it starts: no therapist counted yet."""
+    return {
+        "therapists": 0,
+        "consistent": 0,
+        "inconsistent": dict.fromkeys(CHECK_NAMES, 0),
+        "link_problems": dict.fromkeys(THERAPIST_LINK_PROBLEM_NAMES, 0),
+        "unresolved_interventions": unresolved_interventions(),
+        "computed_at": timezone.now().isoformat(),
+    }
 
 
 def run_chunk(job_id, index):
@@ -189,9 +204,10 @@ def _finish_chunk(chunk, state, result=None, error=""):
             return  # another delivery of this chunk finished it first
         # Locking the job row serialises the chunks' additions to rows_changed (a JSON
         # document F() cannot add to); the counters are F() increments all the same.
-        job = JobRun.objects.select_for_update().only("rows_changed").get(pk=chunk.job_id)
+        job = JobRun.objects.select_for_update().only("rows_changed", "metrics_before").get(pk=chunk.job_id)
         JobRun.objects.filter(pk=chunk.job_id).update(
             rows_changed=repair.add_counts(job.rows_changed or repair.empty_counts(), result.rows_changed),
+            metrics_before=repair.add_metrics(job.metrics_before or {}, result.metrics),
             progress_done=F("progress_done") + (0 if state == ChunkState.SKIPPED else 1),
             therapists_total=F("therapists_total") + result.therapists,
             therapists_changed=F("therapists_changed") + result.therapists_changed,
@@ -220,7 +236,8 @@ def finish_repair_all(job_id):
 
     1. Log the orphan enrollments once (they belong to no therapist, so no chunk did).
     2. Take the metrics snapshot of the result (consistency.reporting.snapshots.after_repair).
-    3. Record the final state: cancelled, failed, partially failed or succeeded.
+    3. Complete the metrics before with what no chunk counts (_metrics_before).
+    4. Record the final state: cancelled, failed, partially failed or succeeded.
     Called by the last chunk's chord; a duplicate call finds the job finished.
     """
     job = JobRun.objects.get(pk=job_id)
@@ -236,6 +253,7 @@ def finish_repair_all(job_id):
             fields["interventions_logged"] = F("interventions_logged") + logged
             fields["interventions_resolved"] = F("interventions_resolved") + resolved
         fields["metrics_after"] = _metrics_after(job)
+    fields["metrics_before"] = _metrics_before(job, fields.get("metrics_after"), complete=not skipped and not failed)
     job.refresh_from_db()
     state, message = _outcome(job, len(chunks), skipped, failed)
     if failed:
@@ -245,6 +263,28 @@ def finish_repair_all(job_id):
 
 def _metrics_after(job):
     return after_repair(job=job).as_metrics()
+
+
+def _metrics_before(job, metrics_after, complete):
+    """
+    Return the metrics before the job: what its chunks' plans read, plus the counts of
+    other units, or None when some chunk was skipped or failed (its therapists were
+    not counted, so the figures would not describe everyone).
+
+    A repair never changes an email, an enrollment's status nor who exists, so the
+    duplicate users and the orphan enrollments are what the snapshot after counted
+    (a dry run, which takes none, counts them).
+    """
+    if not complete:
+        return None
+    others = whole_table_counts() if metrics_after is None else metrics_after
+    before = dict(job.metrics_before)
+    before["link_problems"] = {
+        **before["link_problems"],
+        "duplicate_user": others["link_problems"]["duplicate_user"],
+        "orphan_enrollment": others["link_problems"]["orphan_enrollment"],
+    }
+    return before
 
 
 def _outcome(job, chunks, skipped, failed):

@@ -9,9 +9,8 @@ import pytest
 from django.db import connections
 
 from consistency.engine import repair
-from consistency.engine.checks import BY_IDS
+from consistency.engine.checks import BY_IDS, therapist_states
 from consistency.engine.chunk_keys import chunk_keys
-from consistency.engine.checks import therapist_states
 from consistency.platform.seed import seed_platform
 from interventions.log import log_interventions
 from tests.factories import make_enrollment, make_profile, make_therapist, make_user

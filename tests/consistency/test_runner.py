@@ -3,10 +3,12 @@
 import pytest
 from django.db import connections
 
-from consistency.engine.checks import states_for_ids
+from consistency.engine.checks import compute_metrics, states_for_ids
 from consistency.jobs import runner
 from consistency.jobs import service as jobs
 from consistency.models import ChunkState, JobRun, JobState, MetricSnapshot
+from consistency.platform.seed import seed_platform
+from interventions.log import log_interventions
 from interventions.models import Intervention
 from tests.factories import make_therapist
 from tests.helpers import platform_contents
@@ -145,3 +147,32 @@ def test_a_job_whose_chunk_task_was_killed_is_closed_with_the_others_done(alice,
     assert job.state == JobState.PARTIALLY_FAILED
     assert [c.state for c in job.chunks.all()] == [ChunkState.DONE, ChunkState.DONE, ChunkState.FAILED]
     assert "killed" in job.error and job.finished_at
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["repair", "dry-run"])
+def test_the_metrics_before_a_repair_all_are_those_of_a_pass_over_everyone_taken_before_it(alice, settings, dry_run):
+    # Every check and link problem occurs, spread over several chunks.
+    seed_platform(120, 0.3, seed=11, replace=True)
+    settings.OPSDASH_REPAIR_CHUNK_SIZE = 25
+    log_interventions([{"operation": "profile-sync", "entity_id": "x@example.com", "error": "x", "payload": {}}])
+    expected = compute_metrics()
+    job = runner.run_repair_all(repair_all_job(alice, dry_run=dry_run).pk)
+    assert job.progress_total == 5
+    assert {key: value for key, value in job.metrics_before.items() if key != "computed_at"} == {
+        key: value for key, value in expected.items() if key != "computed_at"
+    }
+    assert all(expected["inconsistent"].values()) and all(expected["link_problems"].values())
+
+
+def test_a_repair_all_cancelled_midway_records_no_metrics_before(alice, five_stale_profiles):
+    job = repair_all_job(alice)
+    indexes = runner.begin_repair_all(job.pk)
+    runner.run_chunk(job.pk, indexes[0])
+    JobRun.objects.filter(pk=job.pk).update(cancel_requested=True)
+    for index in indexes[1:]:
+        runner.run_chunk(job.pk, index)
+    runner.finish_repair_all(job.pk)
+    job.refresh_from_db()
+    # Only the first chunk's two therapists were read: no figure would describe everyone.
+    assert job.state == JobState.CANCELLED
+    assert job.metrics_before is None and job.metrics_after["therapists"] == 5
