@@ -319,6 +319,10 @@ OPSDASH_TASK_RETRY_BACKOFF_MAX = 5 * 60
 # ------------------------------------------------------------------------------
 # Therapists per repair chunk: one UPDATE per table per chunk.
 OPSDASH_REPAIR_CHUNK_SIZE = env_int("OPSDASH_REPAIR_CHUNK_SIZE", 5000)
+# From this many users, and without the indexes manage.py platform_setup recommends, one
+# therapist's other spellings and unlinked enrollments are read from opsdash's lookup
+# (consistency.engine.email_keys) instead of by scanning users and enrollments.
+OPSDASH_EMAIL_KEYS_MIN_USERS = env_int("OPSDASH_EMAIL_KEYS_MIN_USERS", 100_000)
 # Minutes between metric snapshots taken by Celery beat.
 OPSDASH_SNAPSHOT_MINUTES = env_int("OPSDASH_SNAPSHOT_MINUTES", 5)
 if OPSDASH_SNAPSHOT_MINUTES < 1 or OPSDASH_REPAIR_CHUNK_SIZE < 1:

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from consistency import catalogue
 from consistency.catalogue import CHECKS, LINK_PROBLEMS
+from consistency.engine import email_keys
 from opsdash.db import PLATFORM_DB, fetch_dicts
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
@@ -25,6 +26,9 @@ BY_IDS = "u.id = any(%(ids)s::uuid[])"
 # Keyset chunk of a repair: the therapists with after < id <= upto.
 BY_ID_RANGE = "u.id > %(after)s::uuid and u.id <= %(upto)s::uuid"
 BY_NORMALISED_EMAIL = "lower(btrim(u.email)) = lower(btrim(%(email)s))"
+# One normalised email's therapists among users found by key (consistency.engine.email_keys).
+BY_KEYS_OF_EMAIL = "u.id = any(%(ids)s::uuid[]) and lower(btrim(u.email)) = %(norm_email)s"
+FILTERS = (ALL_THERAPISTS, BY_IDS, BY_ID_RANGE, BY_NORMALISED_EMAIL, BY_KEYS_OF_EMAIL)
 
 # Settings for the transaction that runs therapist_state.sql, applied with SET LOCAL so
 # they end with it (and work through a transaction-mode connection pooler, which a
@@ -66,7 +70,7 @@ def state_sql(therapist_filter, keyed=False):
     key from the job's keys (params unlinked_ids and twin_ids) instead of being
     looked for by normalised email over the whole tables.
     """
-    assert therapist_filter in (ALL_THERAPISTS, BY_IDS, BY_ID_RANGE, BY_NORMALISED_EMAIL)
+    assert therapist_filter in FILTERS
     sql = load_sql("therapist_state.sql")
     fragments = {"therapist_filter": therapist_filter, **(BY_JOB_KEYS if keyed else WHOLE_TABLES)}
     for name, fragment in fragments.items():
@@ -121,9 +125,9 @@ def apply_state_settings(cursor, therapist_filter):
         cursor.execute("select set_config(%s, %s, true)", [name, value])
 
 
-def therapist_states(therapist_filter=ALL_THERAPISTS, params=None, using=PLATFORM_DB):
-    """Return the state of the therapists the filter selects, ordered by id."""
-    sql = state_sql(therapist_filter) + " order by c.therapist_id"
+def therapist_states(therapist_filter=ALL_THERAPISTS, params=None, using=PLATFORM_DB, keyed=False):
+    """Return the state of the therapists the filter selects, ordered by id (``keyed``: see state_sql)."""
+    sql = state_sql(therapist_filter, keyed) + " order by c.therapist_id"
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         apply_state_settings(cursor, therapist_filter)
         cursor.execute(sql, params or {})
@@ -135,9 +139,23 @@ def states_for_ids(ids, using=PLATFORM_DB):
     return therapist_states(BY_IDS, {"ids": [str(i) for i in ids]}, using=using)
 
 
+def email_selection(email, using=PLATFORM_DB):
+    """
+    Return (filter, params, keyed) selecting the therapists of one normalised email.
+
+    By the expression over the whole tables, or, on a large platform without the
+    recommended indexes, by the keys of opsdash's lookup (consistency.engine.email_keys).
+    """
+    keys = email_keys.lookup(email, using)
+    if keys is None:
+        return BY_NORMALISED_EMAIL, {"email": email}, False
+    return BY_KEYS_OF_EMAIL, keys, True
+
+
 def states_for_email(email, using=PLATFORM_DB):
     """Return the state of the therapists whose normalised email is this one's."""
-    return therapist_states(BY_NORMALISED_EMAIL, {"email": email}, using=using)
+    therapist_filter, params, keyed = email_selection(email, using)
+    return therapist_states(therapist_filter, params, using=using, keyed=keyed)
 
 
 def intervention_log_exists(using=PLATFORM_DB):

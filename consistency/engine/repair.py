@@ -36,10 +36,11 @@ from consistency import catalogue
 from consistency.catalogue import CHECK_NAMES, THERAPIST_LINK_PROBLEM_NAMES, THERAPIST_PROBLEMS
 from consistency.engine.checks import (
     ALL_THERAPISTS,
-    BY_ID_RANGE,
     BY_IDS,
     BY_NORMALISED_EMAIL,
+    FILTERS,
     apply_state_settings,
+    email_selection,
     load_sql,
     normalise_email,
     state_sql,
@@ -318,13 +319,19 @@ def chunk_bounds(size, using=PLATFORM_DB):
     return list(zip(starts, ends, strict=False))
 
 
+def therapist_count(using=PLATFORM_DB):
+    """Return how many therapists there are."""
+    with connections[using].cursor() as cursor:
+        cursor.execute("select count(*) from users where user_type = 'therapist'")
+        return cursor.fetchone()[0]
+
+
 def therapist_ids_for_email(email, using=PLATFORM_DB):
     """Return the ids of the therapists whose normalised email is this one's (docs/rules.md §2)."""
+    therapist_filter, params, _ = email_selection(email, using)
     with connections[using].cursor() as cursor:
         cursor.execute(
-            "select id from users where user_type = 'therapist' and lower(btrim(email)) = lower(btrim(%(email)s))"
-            " order by id",
-            {"email": email},
+            f"select u.id from users u where u.user_type = 'therapist' and ({therapist_filter}) order by 1", params
         )
         return [row[0] for row in cursor.fetchall()]
 
@@ -376,7 +383,7 @@ def repair(therapist_filter, params, dry_run=False, job_id=None, using=PLATFORM_
     A conflict with another transaction (deadlock, serialization failure, lock
     timeout) rolls everything back and starts again, up to CONFLICT_ATTEMPTS times.
     """
-    assert therapist_filter in (ALL_THERAPISTS, BY_IDS, BY_ID_RANGE, BY_NORMALISED_EMAIL)
+    assert therapist_filter in FILTERS
     if dry_run:
         return count_changes(therapist_filter, params, using=using, keyed=keyed)
     for attempt in range(1, CONFLICT_ATTEMPTS + 1):
@@ -743,12 +750,13 @@ def preview_email(email, using=PLATFORM_DB):
 
     Reads only; several therapists sharing the normalised email each get their rows.
     """
+    therapist_filter, params, keyed = email_selection(email, using)
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         cursor.execute("set transaction read only")
         # Without the state statement's settings, JIT compilation alone took 3 s of a
         # 3.5 s preview at 200,000 therapists (docs/benchmarks.md).
-        apply_state_settings(cursor, BY_NORMALISED_EMAIL)
-        cursor.execute(plan_sql(BY_NORMALISED_EMAIL) + " order by therapist_id", {"email": email})
+        apply_state_settings(cursor, therapist_filter)
+        cursor.execute(plan_sql(therapist_filter, keyed) + " order by therapist_id", params)
         columns = [col.name for col in cursor.description]
         plans = [dict(zip(columns, values, strict=False)) for values in cursor.fetchall()]
     changes = []

@@ -132,7 +132,8 @@ def begin_repair_all(job_id):
         JobEvent.objects.create(
             job_id=job_id,
             state=JobState.RUNNING,
-            message=f"{len(bounds)} chunks of up to {settings.OPSDASH_REPAIR_CHUNK_SIZE} therapists",
+            message=f"{repair.therapist_count()} therapists in {len(bounds)} chunks of up to "
+            f"{settings.OPSDASH_REPAIR_CHUNK_SIZE}",
         )
     return list(job.chunks.exclude(state__in=FINISHED_CHUNK_STATES).values_list("index", flat=True))
 

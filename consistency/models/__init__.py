@@ -1,4 +1,5 @@
 from .audit import AuditAction, AuditEntry
+from .email_keys import EmailKey, EmailKeySet
 from .jobs import (
     ACTIVE_STATES,
     FINISHED_CHUNK_STATES,
@@ -22,6 +23,8 @@ __all__ = [
     "JobChunk",
     "AuditAction",
     "AuditEntry",
+    "EmailKey",
+    "EmailKeySet",
     "EnrollmentStatus",
     "FINISHED_STATES",
     "JobEvent",

@@ -5,6 +5,7 @@ import time
 from django.db import connections, transaction
 from django.utils import timezone
 
+from consistency.engine import email_keys
 from consistency.engine.checks import compute_metrics
 from consistency.models import AttemptState, MetricSnapshot, SnapshotAttempt, SnapshotSource
 from consistency.reporting.results import failing_counts, refresh_results
@@ -97,6 +98,7 @@ def _take(source, job):
             _same_snapshot(platform)
         refresh_results()
         metrics = compute_metrics(failing=failing_counts())
+        email_keys.refresh()
     return MetricSnapshot.objects.create(
         taken_at=timezone.now(),
         source=source,

@@ -6,6 +6,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from consistency.engine import email_keys
 from consistency.engine.checks import normalise_email, states_for_email
 from consistency.jobs import service as jobs
 from consistency.permissions import RUN_JOBS
@@ -53,7 +54,13 @@ def _found(email):
         if state.missing_profile:
             item["profile_preview"], item["profile_error"] = _profile_preview(email)
         found.append(item)
-    return {"email": email, "found": found, "preview": preview, "preview_error": preview_error}
+    return {
+        "email": email,
+        "found": found,
+        "preview": preview,
+        "preview_error": preview_error,
+        "email_keys_as_of": email_keys.in_use() if email else None,
+    }
 
 
 def _followed_job(request, email):
