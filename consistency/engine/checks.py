@@ -6,11 +6,13 @@ that returns one row per therapist. The same statement answers for one therapist
 resync), a chunk (a repair) and everyone (the metrics), so the rules exist once.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from django.db import connections, transaction
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
 from consistency import catalogue
@@ -47,7 +49,7 @@ ALL_THERAPISTS_SETTINGS = {**STATE_SETTINGS, "enable_nestloop": "off"}
 
 
 @cache
-def load_sql(name):
+def load_sql(name: str) -> str:
     """Return the text of a shipped SQL file."""
     return (SQL_DIR / name).read_text()
 
@@ -62,7 +64,7 @@ BY_JOB_KEYS = {
 }
 
 
-def state_sql(therapist_filter, keyed=False):
+def state_sql(therapist_filter: str, keyed: bool = False) -> str:
     """
     Return the therapist-state statement restricted by one of the fixed filters.
 
@@ -81,7 +83,7 @@ def state_sql(therapist_filter, keyed=False):
     return sql
 
 
-def normalise_email(email, using=PLATFORM_DB):
+def normalise_email(email: str | None, using: str = PLATFORM_DB) -> str:
     """
     Return an email as docs/rules.md §2 compares it, computed by PostgreSQL: lower(btrim(email)).
 
@@ -110,22 +112,24 @@ class TherapistState:
             raise AttributeError(name) from None
 
     @property
-    def failing_checks(self):
+    def failing_checks(self) -> list[str]:
         return catalogue.failing(self.row, CHECKS)
 
     @property
-    def link_problems(self):
+    def link_problems(self) -> list[str]:
         return catalogue.failing(self.row, LINK_PROBLEMS)
 
 
-def apply_state_settings(cursor, therapist_filter):
+def apply_state_settings(cursor: CursorWrapper, therapist_filter: str) -> None:
     """Apply the settings of therapist_state.sql under this filter to the rest of the transaction."""
     settings = ALL_THERAPISTS_SETTINGS if therapist_filter == ALL_THERAPISTS else STATE_SETTINGS
     for name, value in settings.items():
         cursor.execute("select set_config(%s, %s, true)", [name, value])
 
 
-def therapist_states(therapist_filter=ALL_THERAPISTS, params=None, using=PLATFORM_DB, keyed=False):
+def therapist_states(
+    therapist_filter: str = ALL_THERAPISTS, params: dict | None = None, using: str = PLATFORM_DB, keyed: bool = False
+) -> list[TherapistState]:
     """Return the state of the therapists the filter selects, ordered by id (``keyed``: see state_sql)."""
     sql = state_sql(therapist_filter, keyed) + " order by c.therapist_id"
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
@@ -134,12 +138,12 @@ def therapist_states(therapist_filter=ALL_THERAPISTS, params=None, using=PLATFOR
         return [TherapistState(row) for row in fetch_dicts(cursor)]
 
 
-def states_for_ids(ids, using=PLATFORM_DB):
+def states_for_ids(ids: Iterable, using: str = PLATFORM_DB) -> list[TherapistState]:
     """Return the state of the given therapists (user ids)."""
     return therapist_states(BY_IDS, {"ids": [str(i) for i in ids]}, using=using)
 
 
-def email_selection(email, using=PLATFORM_DB):
+def email_selection(email: str, using: str = PLATFORM_DB) -> tuple[str, dict, bool]:
     """
     Return (filter, params, keyed) selecting the therapists of one normalised email.
 
@@ -152,13 +156,13 @@ def email_selection(email, using=PLATFORM_DB):
     return BY_KEYS_OF_EMAIL, keys, True
 
 
-def states_for_email(email, using=PLATFORM_DB):
+def states_for_email(email: str, using: str = PLATFORM_DB) -> list[TherapistState]:
     """Return the state of the therapists whose normalised email is this one's."""
     therapist_filter, params, keyed = email_selection(email, using)
     return therapist_states(therapist_filter, params, using=using, keyed=keyed)
 
 
-def intervention_log_exists(using=PLATFORM_DB):
+def intervention_log_exists(using: str = PLATFORM_DB) -> bool:
     """Tell whether the platform database has manual_intervention_log (docs/rules.md §1)."""
     with connections[using].cursor() as cursor:
         cursor.execute("select to_regclass('manual_intervention_log') is not null")
@@ -176,7 +180,7 @@ def _metrics_sql():
     )
 
 
-def compute_metrics(using=PLATFORM_DB, failing=None):
+def compute_metrics(using: str = PLATFORM_DB, failing: dict | None = None) -> dict:
     """
     Return the consistency metrics of every therapist (docs/rules.md §7 consistency_report).
 
@@ -208,7 +212,7 @@ def compute_metrics(using=PLATFORM_DB, failing=None):
     }
 
 
-def whole_table_counts(using=PLATFORM_DB):
+def whole_table_counts(using: str = PLATFORM_DB) -> dict:
     """
     Return the metrics that are not counts of therapists, each in a statement of its own.
 
@@ -229,7 +233,7 @@ def whole_table_counts(using=PLATFORM_DB):
     }
 
 
-def unresolved_interventions(using=PLATFORM_DB):
+def unresolved_interventions(using: str = PLATFORM_DB) -> int | None:
     """Return how many interventions are unresolved, or None without manual_intervention_log."""
     if not intervention_log_exists(using):
         return None

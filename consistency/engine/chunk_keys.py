@@ -17,7 +17,7 @@ from opsdash.db import PLATFORM_DB
 KINDS = ("unlinked_ids", "twin_ids", "intervention_ids")
 
 
-def chunk_keys(bounds, using=PLATFORM_DB):
+def chunk_keys(bounds: list[tuple[str, str]], using: str = PLATFORM_DB) -> list[dict[str, list[str]]]:
     """
     Return the keys of each keyset chunk of ``bounds`` ([(after, upto), ...], in order).
 

@@ -20,6 +20,8 @@ read by key and checked again as they are now; a row added or respelled since th
 snapshot is found at the next one. The therapist page says when that was.
 """
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
@@ -41,7 +43,7 @@ _COPY_OUT = f"copy ({_ROWS_SQL}) to stdout"
 _COPY_IN = f"copy {EmailKey._meta.db_table} (norm_email, kind, row_id) from stdin"
 
 
-def refresh(using=PLATFORM_DB):
+def refresh(using: str = PLATFORM_DB) -> int:
     """
     Replace the lookup with the platform's rows as they are now; return how many there are.
 
@@ -61,7 +63,7 @@ def refresh(using=PLATFORM_DB):
     return rows
 
 
-def in_use(using=PLATFORM_DB):
+def in_use(using: str = PLATFORM_DB) -> datetime | None:
     """
     Return when the lookup was refreshed if one therapist is read through it, else None.
 
@@ -79,14 +81,14 @@ def in_use(using=PLATFORM_DB):
     return key_set.refreshed_at if key_set else None
 
 
-def _estimated_users(using):
+def _estimated_users(using: str) -> int:
     with connections[using].cursor() as cursor:
         cursor.execute("select greatest(reltuples, 0)::bigint from pg_class where oid = to_regclass('users')")
         row = cursor.fetchone()
         return row[0] if row else 0
 
 
-def lookup(email, using=PLATFORM_DB):
+def lookup(email: str, using: str = PLATFORM_DB) -> dict | None:
     """
     Return the keys of one normalised email's rows, or None where the whole tables are read.
 

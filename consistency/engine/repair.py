@@ -28,8 +28,10 @@ transactions rolls the repair back and runs it again (CONFLICT_ATTEMPTS times).
 import logging
 import time
 from dataclasses import dataclass, field
+from uuid import UUID
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
+from django.db.backends.utils import CursorWrapper
 from psycopg import errors as pg_errors
 
 from consistency import catalogue
@@ -117,7 +119,7 @@ class RepairResult:
     # are consistent, and fail each check and therapist link problem.
     metrics: dict = field(default_factory=dict)
 
-    def totals(self):
+    def totals(self) -> dict:
         """Return the counts as the fields of a JobRun or JobChunk of the same names."""
         return {
             "therapists_changed": self.therapists_changed,
@@ -128,11 +130,11 @@ class RepairResult:
         }
 
     @property
-    def rows_changed_total(self):
+    def rows_changed_total(self) -> int:
         return sum(sum(columns.values()) for columns in self.rows_changed.values())
 
 
-def empty_counts():
+def empty_counts() -> dict[str, dict[str, int]]:
     """Return rows changed per table and column, all zero."""
     counts = {table: {} for table in TABLES}
     for table, column, _, _ in COLUMNS:
@@ -140,7 +142,7 @@ def empty_counts():
     return counts
 
 
-def add_counts(total, counts):
+def add_counts(total: dict, counts: dict) -> dict:
     """Add ``counts`` (rows changed per table and column) into ``total``; return it."""
     for table, columns in counts.items():
         for column, count in columns.items():
@@ -149,7 +151,7 @@ def add_counts(total, counts):
     return total
 
 
-def plan_sql(therapist_filter, keyed=False):
+def plan_sql(therapist_filter: str, keyed: bool = False) -> str:
     """Return the repair plan of the therapists one of the fixed filters selects (``keyed``: see state_sql)."""
     return load_sql("repair_plan.sql").replace("{therapist_state}", state_sql(therapist_filter, keyed))
 
@@ -208,7 +210,7 @@ def _apply_statements(plan_filter):
     return sql.replace("{plan_filter}", plan_filter).split(";\n\n")
 
 
-def create_work_tables(cursor):
+def create_work_tables(cursor: CursorWrapper) -> None:
     """Create the temporary tables repair_apply.sql records what it wrote and skipped in."""
     cursor.execute(
         "create temporary table repair_written (therapist_id uuid primary key,"
@@ -217,7 +219,7 @@ def create_work_tables(cursor):
     cursor.execute("create temporary table repair_skipped (therapist_id uuid primary key) on commit drop")
 
 
-def apply_plan(cursor, plan_filter="true", params=None):
+def apply_plan(cursor: CursorWrapper, plan_filter: str = "true", params: dict | None = None) -> None:
     """Run repair_apply.sql's UPDATEs on the plan in repair_plan (the work tables created)."""
     for statement in _apply_statements(plan_filter):
         cursor.execute(statement, params or {})
@@ -259,7 +261,7 @@ def _metrics_from_counts(row):
     }
 
 
-def add_metrics(total, part):
+def add_metrics(total: dict, part: dict) -> dict:
     """Add the state counts ``part`` (RepairResult.metrics) into ``total``; return it."""
     for key, value in part.items():
         if isinstance(value, dict):
@@ -296,7 +298,7 @@ def _read_by_key(cursor, on):
     cursor.execute("select set_config('enable_seqscan', %s, true)", ["off" if on else "on"])
 
 
-def chunk_bounds(size, using=PLATFORM_DB):
+def chunk_bounds(size: int, using: str = PLATFORM_DB) -> list[tuple[str, str]]:
     """
     Return the keyset chunks of every therapist: [(after, upto), ...] covering all ids.
 
@@ -319,14 +321,14 @@ def chunk_bounds(size, using=PLATFORM_DB):
     return list(zip(starts, ends, strict=False))
 
 
-def therapist_count(using=PLATFORM_DB):
+def therapist_count(using: str = PLATFORM_DB) -> int:
     """Return how many therapists there are."""
     with connections[using].cursor() as cursor:
         cursor.execute("select count(*) from users where user_type = 'therapist'")
         return cursor.fetchone()[0]
 
 
-def therapist_ids_for_email(email, using=PLATFORM_DB):
+def therapist_ids_for_email(email: str, using: str = PLATFORM_DB) -> list[UUID]:
     """Return the ids of the therapists whose normalised email is this one's (docs/rules.md §2)."""
     therapist_filter, params, _ = email_selection(email, using)
     with connections[using].cursor() as cursor:
@@ -336,7 +338,14 @@ def therapist_ids_for_email(email, using=PLATFORM_DB):
         return [row[0] for row in cursor.fetchall()]
 
 
-def repair_range(after, upto, dry_run=False, job_id=None, using=PLATFORM_DB, keys=None):
+def repair_range(
+    after: str,
+    upto: str,
+    dry_run: bool = False,
+    job_id: int | None = None,
+    using: str = PLATFORM_DB,
+    keys: dict | None = None,
+) -> RepairResult:
     """
     Repair the therapists with after < id <= upto (one chunk of a repair-all).
 
@@ -362,12 +371,21 @@ def repair_range(after, upto, dry_run=False, job_id=None, using=PLATFORM_DB, key
     return repair(BY_IDS, params, dry_run=dry_run, job_id=job_id, using=using, keyed=keyed)
 
 
-def repair_email(email, dry_run=False, job_id=None, using=PLATFORM_DB):
+def repair_email(
+    email: str, dry_run: bool = False, job_id: int | None = None, using: str = PLATFORM_DB
+) -> RepairResult:
     """Repair the therapists with this normalised email (a resync)."""
     return repair(BY_NORMALISED_EMAIL, {"email": email}, dry_run=dry_run, job_id=job_id, using=using)
 
 
-def repair(therapist_filter, params, dry_run=False, job_id=None, using=PLATFORM_DB, keyed=False):
+def repair(
+    therapist_filter: str,
+    params: dict,
+    dry_run: bool = False,
+    job_id: int | None = None,
+    using: str = PLATFORM_DB,
+    keyed: bool = False,
+) -> RepairResult:
     """
     Repair the therapists a fixed filter selects, in one transaction; return a RepairResult.
 
@@ -407,12 +425,12 @@ class RowsKeepChanging(OperationalError):
     """The rows of some therapists changed at every plan: the repair is run again."""
 
 
-def is_conflict(exc):
+def is_conflict(exc: OperationalError) -> bool:
     """Tell whether a database error is a deadlock, a serialization failure or a lock timeout."""
     return isinstance(exc, RowsKeepChanging) or isinstance(exc.__cause__, _CONFLICTS)
 
 
-def after_plan():
+def after_plan() -> None:
     """
     Called between the plan and the writes of a repair; does nothing.
 
@@ -734,7 +752,7 @@ def _failure_entries(failures, job_id):
     ]
 
 
-def count_changes(therapist_filter, params, using=PLATFORM_DB, keyed=False):
+def count_changes(therapist_filter: str, params: dict, using: str = PLATFORM_DB, keyed: bool = False) -> RepairResult:
     """Count what a repair would change, per table and column, writing nothing."""
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         # Read-only: PostgreSQL itself refuses any write a dry run might attempt.
@@ -744,7 +762,7 @@ def count_changes(therapist_filter, params, using=PLATFORM_DB, keyed=False):
         return _result_from_counts(_fetch_dict(cursor))
 
 
-def preview_email(email, using=PLATFORM_DB):
+def preview_email(email: str, using: str = PLATFORM_DB) -> list[dict]:
     """
     Return what a resync of this email would write: [{table, column, before, after}, ...].
 
@@ -767,7 +785,7 @@ def preview_email(email, using=PLATFORM_DB):
     return changes
 
 
-def log_orphan_enrollments(job_id=None, using=PLATFORM_DB):
+def log_orphan_enrollments(job_id: int | None = None, using: str = PLATFORM_DB) -> tuple[int, int]:
     """Log each orphan enrollment once and resolve the orphans now gone; return (logged, resolved)."""
     note = f"No orphan enrollment left for this email. {RESOLVED_NOTE}"
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
@@ -813,7 +831,7 @@ def _enrollment_qualification(cursor, enrollment_id):
     return row[0] if row else None
 
 
-def missing_profile_values(therapist_id, using=PLATFORM_DB):
+def missing_profile_values(therapist_id: str | UUID, using: str = PLATFORM_DB) -> dict:
     """Return the profile a therapist without one would get: the repair's canonical values."""
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         apply_state_settings(cursor, BY_IDS)
@@ -832,7 +850,7 @@ def missing_profile_values(therapist_id, using=PLATFORM_DB):
     }
 
 
-def insert_profile(values, using=PLATFORM_DB):
+def insert_profile(values: dict, using: str = PLATFORM_DB) -> UUID | None:
     """Insert a therapist's profile unless it has one by now; return the new id or None."""
     with connections[using].cursor() as cursor:
         cursor.execute(

@@ -8,6 +8,8 @@ are conditional UPDATEs, each recorded as a JobEvent.
 """
 
 import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
@@ -33,7 +35,9 @@ from interventions.schema import require_intervention_log
 logger = logging.getLogger(__name__)
 
 
-def transition(job_id, state, message="", from_states=ACTIVE_STATES, **fields):
+def transition(
+    job_id: int, state: str, message: str = "", from_states: Iterable[str] = ACTIVE_STATES, **fields
+) -> bool:
     """Move a job to ``state`` if it is in one of ``from_states``; return whether it moved."""
     with transaction.atomic():
         moved = JobRun.objects.filter(pk=job_id, state__in=from_states).update(state=state, **fields)
@@ -42,12 +46,19 @@ def transition(job_id, state, message="", from_states=ACTIVE_STATES, **fields):
     return bool(moved)
 
 
-def fail_job(job_id, error):
+def fail_job(job_id: int, error: str) -> None:
     """Mark an unfinished job failed with the reason; its chunks not started yet are skipped."""
     end_job(job_id, JobState.FAILED, error)
 
 
-def end_job(job_id, state, message, lost_before=None, from_states=ACTIVE_STATES, unless_in_hand=False):
+def end_job(
+    job_id: int,
+    state: str,
+    message: str,
+    lost_before: datetime | None = None,
+    from_states: Iterable[str] = ACTIVE_STATES,
+    unless_in_hand: bool = False,
+) -> bool:
     """
     End an active job now, in ``state``; return whether it ended.
 
@@ -96,7 +107,7 @@ def _claim(job_id, message):
 # ------------------------------------------------------------------------------
 # Repair all
 # ------------------------------------------------------------------------------
-def begin_repair_all(job_id):
+def begin_repair_all(job_id: int) -> list[int]:
     """
     Start a repair-all and return the indexes of the chunks still to run.
 
@@ -150,7 +161,7 @@ def _empty_metrics():
     }
 
 
-def run_chunk(job_id, index):
+def run_chunk(job_id: int, index: int) -> None:
     """
     Repair one chunk of a repair-all and add its counts to the job.
 
@@ -181,7 +192,7 @@ def run_chunk(job_id, index):
     _finish_chunk(chunk, ChunkState.DONE, result)
 
 
-def fail_chunk(job_id, index, error):
+def fail_chunk(job_id: int, index: int, error: str) -> None:
     """Record that a chunk gave up (after its retries); the job goes on with the others."""
     chunk = JobChunk.objects.get(job_id=job_id, index=index)
     _finish_chunk(chunk, ChunkState.FAILED, error=error)
@@ -231,7 +242,7 @@ def _finish_chunk(chunk, state, result=None, error=""):
         )
 
 
-def finish_repair_all(job_id):
+def finish_repair_all(job_id: int) -> None:
     """
     Close a repair-all once every chunk is finished.
 
@@ -303,7 +314,7 @@ def _outcome(job, chunks, skipped, failed):
     return JobState.SUCCEEDED, summary
 
 
-def run_repair_all(job_id, progress=None):
+def run_repair_all(job_id: int, progress: Callable[[JobRun], None] | None = None) -> JobRun:
     """Run a whole repair-all in this process, chunk after chunk (repair_consistency --sync)."""
     for index in begin_repair_all(job_id):
         run_chunk(job_id, index)
@@ -316,7 +327,7 @@ def run_repair_all(job_id, progress=None):
 # ------------------------------------------------------------------------------
 # Resync one therapist
 # ------------------------------------------------------------------------------
-def run_resync(job_id):
+def run_resync(job_id: int) -> None:
     """
     Repair the therapists of one normalised email (docs/rules.md §4 resync) and close the job.
 
