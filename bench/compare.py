@@ -31,7 +31,8 @@ What runs, each on a fresh copy:
   (not for --write-docs: the other figures would be missing);
 - with --workers, repair-all's first run as the dashboard starts it, queued to a real
   Celery worker with one process and then with two (from the click to the job's end),
-  on a queue of the benchmark's own.
+  on a queue of the benchmark's own; and the p95 of 20 resyncs of drifted therapists,
+  from the request to the therapist showing consistent, on a warm worker.
 
 It prints the table and the ratios; --write-docs also keeps the figures of each size in
 docs/benchmarks-compare.json (a size measured again replaces its figures), writes the
@@ -41,12 +42,16 @@ to docs/benchmarks-growth.png.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import random
+import signal
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -269,44 +274,25 @@ def repair_all(without_locks=False):
     return seconds, peak, changed_values(report)
 
 
-def repair_all_on_workers(processes, timeout=3600):
-    """
-    Run repair-all's first run through Celery on a worker of ``processes`` processes.
-
-    Return the seconds from queueing the job to its end, as the dashboard's button
-    queues it. The worker is started first and answers a ping before the clock starts.
-    """
-    import signal
-    import subprocess
-    import tempfile
-
-    from consistency.jobs import service
-    from consistency.models import JobRun
+@contextlib.contextmanager
+def celery_worker(processes):
+    """Run a real Celery worker of ``processes`` processes on the bench's own queue until the block ends."""
     from opsdash.celery import app
 
     pidfile = Path(tempfile.mkdtemp()) / "worker.pid"
+    hostname = f"bench-{os.getpid()}@{platform.node()}"
     command = [
         sys.executable, "-m", "celery", "--app", "opsdash", "worker", "--pool", "prefork",
         "--concurrency", str(processes), "--pidfile", str(pidfile), "--loglevel", "warning",
-        "--hostname", f"bench-{os.getpid()}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
+        "--hostname", hostname, "--without-gossip", "--without-mingle", "--without-heartbeat",
     ]  # fmt: skip
     worker = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
-        while not app.control.ping(destination=[f"bench-{os.getpid()}@{platform.node()}"], timeout=1):
+        while not app.control.ping(destination=[hostname], timeout=1):
             if time.monotonic() > deadline or worker.poll() is not None:
                 sys.exit("the Celery worker did not start")
-        started = time.monotonic()
-        job = service.start_repair_all(None)
-        while not JobRun.objects.get(pk=job.pk).is_finished:
-            if time.monotonic() - started > timeout:
-                sys.exit(f"repair-all on {processes} worker processes did not end within {timeout} s")
-            time.sleep(0.5)
-        seconds = time.monotonic() - started
-        job = JobRun.objects.get(pk=job.pk)
-        if job.state != "succeeded":
-            sys.exit(f"repair-all on {processes} worker processes ended {job.state}: {job.error}")
-        return seconds
+        yield
     finally:
         worker.send_signal(signal.SIGTERM)
         try:
@@ -315,10 +301,67 @@ def repair_all_on_workers(processes, timeout=3600):
             worker.kill()
 
 
+def _wait_for_job(job, timeout):
+    """Wait for a job to end; exit when it does not succeed within ``timeout`` seconds."""
+    from consistency.models import JobRun
+
+    deadline = time.monotonic() + timeout
+    while not (job := JobRun.objects.get(pk=job.pk)).is_finished:
+        if time.monotonic() > deadline:
+            sys.exit(f"job {job.pk} did not end within {timeout} s")
+        time.sleep(0.05)
+    if job.state != "succeeded":
+        sys.exit(f"job {job.pk} ended {job.state}: {job.error}")
+
+
+def repair_all_on_workers(processes, timeout=3600):
+    """
+    Run repair-all's first run through Celery on a worker of ``processes`` processes.
+
+    Return the seconds from queueing the job to its end, as the dashboard's button
+    queues it. The worker is started first and answers a ping before the clock starts.
+    """
+    from consistency.jobs import service
+
+    with celery_worker(processes):
+        started = time.monotonic()
+        _wait_for_job(service.start_repair_all(None), timeout)
+        return time.monotonic() - started
+
+
+def resync_latency(sample=20):
+    """
+    Return the p95 seconds from a resync's request to its therapist showing consistent.
+
+    As the therapist page's button does it: queue the resync of a drifted therapist to a
+    warm worker, and wait until the job has ended and the drill-down no longer lists it
+    (the job refreshes that row before it ends).
+    """
+    from consistency.jobs import service
+
+    with connections[PLATFORM_DB].cursor() as cursor:
+        cursor.execute(
+            "select u.email from users u join therapist_profiles p on p.user_id = u.id"
+            " join therapist_enrollments e on e.user_id = u.id"
+            " where u.user_type = 'therapist' and p.bio is distinct from e.bio and btrim(e.bio) <> ''"
+            " and u.email = lower(btrim(u.email))"
+        )
+        emails = [row[0] for row in cursor.fetchall()]
+    times = []
+    with celery_worker(1):
+        _wait_for_job(service.start_resync(None, emails[-1]), 60)  # warms the worker
+        for email in random.Random(3).sample(emails[:-1], min(sample, len(emails) - 1)):
+            started = time.monotonic()
+            _wait_for_job(service.start_resync(None, email), 60)
+            times.append(time.monotonic() - started)
+            if TherapistResult.objects.filter(norm_email=email, bio_ok=False).exists():
+                sys.exit(f"the resync of {email} left its bio failing")
+    return statistics.quantiles(times, n=20)[-1]
+
+
 def manage_script(script):
     """Run a bench script as `manage` runs a command: (seconds, peak MB, stdout)."""
     import re
-    import subprocess
 
     command = ["/usr/bin/time", "-v", sys.executable, str(script)]
     started = time.monotonic()
@@ -398,6 +441,8 @@ def measure(therapists, drift, repeat, loop_sample, guard_cost, reuse=False, gua
             record("one therapist, p95 (page and preview), no recommended index, opsdash's lookup", one_therapist())
         record("building the recommended indexes (platform_setup)", recommended_indexes())
         record("one therapist, p95 (page and preview), with the recommended indexes", one_therapist())
+        if workers:
+            record("resync, p95 from the request to consistent, warm worker, with the indexes", resync_latency())
         fresh()
         per_therapist, count = loop(loop_sample)
         record("per-therapist loop (sample, scaled)", per_therapist * count, sample=min(loop_sample, count))
