@@ -14,8 +14,8 @@ index scans (consistency/sql/recommended_indexes.sql); with them this module sta
 of the way. Without them, on a platform of OPSDASH_EMAIL_KEYS_MIN_USERS users or more,
 the rows come from this lookup, kept in opsdash's own database: every user whose email
 is not already normalised and every unlinked enrollment, by normalised email. It is
-refreshed with every snapshot, which reads both tables anyway, in the snapshot's own
-REPEATABLE READ transaction (consistency.reporting.snapshots). The rows it names are
+refreshed with every snapshot while it is needed (emptied once it is not), in the
+snapshot's own REPEATABLE READ transaction (consistency.reporting.snapshots). The rows it names are
 read by key and checked again as they are now; a row added or respelled since the last
 snapshot is found at the next one. The therapist page says when that was.
 """
@@ -63,19 +63,37 @@ def refresh(using: str = PLATFORM_DB) -> int:
     return rows
 
 
-def in_use(using: str = PLATFORM_DB) -> datetime | None:
+def needed(using: str = PLATFORM_DB) -> bool:
     """
-    Return when the lookup was refreshed if one therapist is read through it, else None.
-
-    It is used on a platform of OPSDASH_EMAIL_KEYS_MIN_USERS users or more (by the
-    planner's estimate) that lacks a valid recommended index, once a snapshot has
-    filled it. Below that size a scan takes well under 100 ms and is exact.
+    Tell whether one therapist is to be read through the lookup: on a platform of
+    OPSDASH_EMAIL_KEYS_MIN_USERS users or more (by the planner's estimate) that lacks a
+    valid recommended index. Below that size a scan takes well under 100 ms and is exact.
     """
     from consistency.platform.setup import index_status
 
     if _estimated_users(using) < settings.OPSDASH_EMAIL_KEYS_MIN_USERS:
-        return None
-    if all(status.healthy for status in index_status(using)):
+        return False
+    return not all(status.healthy for status in index_status(using))
+
+
+def refresh_if_needed(using: str = PLATFORM_DB) -> int | None:
+    """
+    Refresh the lookup where it is needed (a snapshot calls this); return its rows.
+
+    Elsewhere empty it, so that rows from before the indexes were built never stand in
+    for the tables later: return None.
+    """
+    if needed(using):
+        return refresh(using)
+    with transaction.atomic():
+        EmailKeySet.objects.all().delete()
+        EmailKey.objects.all().delete()
+    return None
+
+
+def in_use(using: str = PLATFORM_DB) -> datetime | None:
+    """Return when the lookup was refreshed if one therapist is read through it (needed, and filled), else None."""
+    if not needed(using):
         return None
     key_set = EmailKeySet.objects.filter(pk=1).first()
     return key_set.refreshed_at if key_set else None

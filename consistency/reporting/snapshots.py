@@ -98,7 +98,7 @@ def _take(source, job):
             _same_snapshot(platform)
         refresh_results()
         metrics = compute_metrics(failing=failing_counts())
-        email_keys.refresh()
+        email_keys.refresh_if_needed()
     return MetricSnapshot.objects.create(
         taken_at=timezone.now(),
         source=source,
