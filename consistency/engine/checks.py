@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from consistency import catalogue
 from consistency.catalogue import CHECKS, LINK_PROBLEMS
+from interventions.schema import intervention_log_exists
 from opsdash.db import PLATFORM_DB, fetch_dicts
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
@@ -138,13 +139,6 @@ def states_for_ids(ids, using=PLATFORM_DB):
 def states_for_email(email, using=PLATFORM_DB):
     """Return the state of the therapists whose normalised email is this one's."""
     return therapist_states(BY_NORMALISED_EMAIL, {"email": email}, using=using)
-
-
-def intervention_log_exists(using=PLATFORM_DB):
-    """Tell whether the platform database has manual_intervention_log (docs/rules.md §1)."""
-    with connections[using].cursor() as cursor:
-        cursor.execute("select to_regclass('manual_intervention_log') is not null")
-        return cursor.fetchone()[0]
 
 
 def _metrics_sql():
