@@ -59,7 +59,8 @@ def handled(
 
 def _retry_or_give_up(task: Task, exc: Exception, give_up: GiveUp) -> None:
     """Retry ``task`` after a growing delay, or call ``give_up(reason)`` once out of retries."""
-    if task.request.retries < task.max_retries:
+    # max_retries None is Celery's "retry for ever"; settings.py gives every task a number.
+    if task.max_retries is None or task.request.retries < task.max_retries:
         countdown = get_exponential_backoff_interval(
             factor=settings.OPSDASH_TASK_RETRY_BACKOFF,
             retries=task.request.retries,
