@@ -152,6 +152,8 @@ def test_run_sets_everything_up_serves_and_stops_on_ctrl_c(start_run, fresh_data
         snapshots = connection.execute("select source, therapists from consistency_metricsnapshot").fetchall()
     assert snapshots == [("startup", 50)]
     port = serving(run)
+    # Asked for port 0, the run names the port its web server got.
+    assert f"opsdash runs at http://127.0.0.1:{port}/ " in setup and port != 0
 
     assert re.fullmatch(r"operator-[0-9a-f]{6}", username)
     final_url, page, browser = sign_in(port, username, password)
