@@ -18,6 +18,7 @@ from django.conf import settings
 
 from opsdash.devserver.services import Database, RedisURL
 from tests.processes import Output
+from tests.worker import postgres_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,8 +26,8 @@ pytestmark = pytest.mark.worker
 
 
 def url_of(config, name):
-    password = f":{config['PASSWORD']}" if config.get("PASSWORD") else ""
-    return f"postgres://{config['USER']}{password}@{config['HOST']}:{config['PORT']}/{name}"
+    """Return the URL of database ``name`` on the server of ``config``."""
+    return postgres_url(config, NAME=name)
 
 
 def process_alive(pid):
