@@ -3,7 +3,7 @@ The JSON API: the same reads as the pages, and two actions for operators.
 
 Every view needs an authenticated user (a token from the admin, or a session); reads
 are open to every account as the pages are, and the actions need
-consistency.run_jobs and call the functions the pages call (consistency.jobs.service).
+consistency.run_jobs and call the functions the pages call (consistency.jobs).
 """
 
 from django.utils.dateparse import parse_datetime
@@ -15,8 +15,8 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from consistency import jobs
 from consistency.engine.checks import normalise_email, states_for_email
-from consistency.jobs import service as jobs
 from consistency.models import JobRun, MetricSnapshot
 from consistency.permissions import RUN_JOBS
 from interventions.filters import InterventionFilter

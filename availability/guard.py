@@ -17,6 +17,8 @@ from django.db import InterfaceError, OperationalError, connections
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
+from opsdash.db import PLATFORM_DB
+
 from .models import Outage, Service
 
 logger = logging.getLogger(__name__)
@@ -85,7 +87,7 @@ def call(service, function, *args, **kwargs):
     except ERRORS[service] as exc:
         if service == Service.PLATFORM:
             # A broken connection must not be reused by the rest of the request.
-            connections["platform"].close_if_unusable_or_obsolete()
+            connections[PLATFORM_DB].close_if_unusable_or_obsolete()
         raise Unavailable(mark_down(service, exc)) from exc
     mark_up(service)
     return result

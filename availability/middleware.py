@@ -7,6 +7,8 @@ from django.db.backends.utils import CursorWrapper
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from opsdash.db import PLATFORM_DB
+
 from . import guard
 from .models import Service
 
@@ -34,10 +36,10 @@ def _service_of(exc):
     if isinstance(exc, guard.Unavailable):
         return exc.outage.service
     if isinstance(exc, guard.DATABASE_ERRORS):
-        if _database_alias(exc) != "platform":
+        if _database_alias(exc) != PLATFORM_DB:
             return None
         guard.mark_down(Service.PLATFORM, exc)
-        connections["platform"].close_if_unusable_or_obsolete()
+        connections[PLATFORM_DB].close_if_unusable_or_obsolete()
         return Service.PLATFORM
     if isinstance(exc, guard.BROKER_ERRORS):
         guard.mark_down(Service.QUEUE, exc)

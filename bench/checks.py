@@ -31,6 +31,7 @@ from django.db import connections  # noqa: E402
 
 from consistency.engine import checks  # noqa: E402
 from consistency.platform.seed import seed_platform  # noqa: E402
+from opsdash.db import PLATFORM_DB  # noqa: E402
 
 
 def timed(label, func, *args, repeat=1, **kwargs):
@@ -48,14 +49,14 @@ def timed(label, func, *args, repeat=1, **kwargs):
 
 
 def therapist_count():
-    with connections["platform"].cursor() as cursor:
+    with connections[PLATFORM_DB].cursor() as cursor:
         cursor.execute("select count(*) from users where user_type = 'therapist'")
         return cursor.fetchone()[0]
 
 
 def chunk_bounds(size):
     """Return the (after, upto) ids of the first chunk of ``size`` therapists."""
-    with connections["platform"].cursor() as cursor:
+    with connections[PLATFORM_DB].cursor() as cursor:
         cursor.execute("select id from users where user_type = 'therapist' order by id offset %s limit 1", [size - 1])
         return "00000000-0000-0000-0000-000000000000", str(cursor.fetchone()[0])
 
@@ -80,11 +81,11 @@ def main():
     after, upto = chunk_bounds(size)
     chunk = {"after": after, "upto": upto}
     timed(f"state of one chunk of {size} therapists", checks.therapist_states, checks.BY_ID_RANGE, chunk, repeat=repeat)
-    with connections["platform"].cursor() as cursor:
+    with connections[PLATFORM_DB].cursor() as cursor:
         cursor.execute("select id from users where user_type = 'therapist' and id > %s and id <= %s", [after, upto])
         chunk_ids = [row[0] for row in cursor.fetchall()]
     timed(f"state of the same {size} therapists, by id list", checks.states_for_ids, chunk_ids, repeat=repeat)
-    with connections["platform"].cursor() as cursor:
+    with connections[PLATFORM_DB].cursor() as cursor:
         cursor.execute("select id, email from users where user_type = 'therapist' order by id desc limit 1")
         therapist_id, email = cursor.fetchone()
     timed("state of one therapist, by email", checks.states_for_email, email, repeat=repeat)

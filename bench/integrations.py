@@ -41,6 +41,7 @@ from bench.pages import bench_client, time_requests  # noqa: E402
 from consistency.catalogue import CHECK_NAMES, LINK_PROBLEM_NAMES  # noqa: E402
 from consistency.models import JobKind, JobRun, JobState, MetricSnapshot  # noqa: E402
 from interventions.schema import ensure_intervention_log  # noqa: E402
+from opsdash.db import PLATFORM_DB  # noqa: E402
 
 BENCH_OPERATION = "bench-integrations"
 
@@ -80,7 +81,7 @@ def add_history(jobs, interventions):
         batch_size=5000,
     )
     ensure_intervention_log()
-    with connections["platform"].cursor() as cursor:
+    with connections[PLATFORM_DB].cursor() as cursor:
         cursor.execute(
             "insert into manual_intervention_log (operation, entity_id, error, timestamp, resolved)"
             " select %s, 't' || n || '@example.com', 'bench', now() - n * interval '1 minute', n %% 2 = 0"
@@ -94,7 +95,7 @@ def add_history(jobs, interventions):
 def remove_history(first_snapshot, first_job):
     MetricSnapshot.objects.filter(pk__gt=first_snapshot).delete()
     JobRun.objects.filter(pk__gt=first_job).delete()
-    with connections["platform"].cursor() as cursor:
+    with connections[PLATFORM_DB].cursor() as cursor:
         cursor.execute("delete from manual_intervention_log where operation = %s", [BENCH_OPERATION])
 
 

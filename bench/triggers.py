@@ -231,12 +231,13 @@ def measure(connection, targets, args, rng):
     from django.db import connections
 
     from consistency.safety_net import service as safety_net
+    from opsdash.db import PLATFORM_DB
 
     def platform_call(function):
         # Run on Django's connection, then close it: the benchmark's own stays alone.
         started = time.perf_counter()
         function()
-        connections["platform"].close()
+        connections[PLATFORM_DB].close()
         return time.perf_counter() - started
 
     run_updates(connection, plan_updates(targets, min(args.updates, 8000), 0, rng))
@@ -308,6 +309,7 @@ def main():
     from django.db import connections
 
     from consistency.platform.schema import create_platform_tables
+    from opsdash.db import PLATFORM_DB
 
     rng = random.Random(20251020)
     print(f"Benchmark database {urlsplit(url).path.lstrip('/')}: {args.therapists:,} therapists", flush=True)
@@ -315,7 +317,7 @@ def main():
     recreate_database(url)
     try:
         create_platform_tables()
-        connections["platform"].close()
+        connections[PLATFORM_DB].close()
         with psycopg.connect(url, autocommit=True) as connection:
             connection.execute("set synchronous_commit = off")
             version = connection.info.server_version

@@ -12,7 +12,7 @@ from collections import defaultdict
 from django.db import connections, transaction
 from django.utils import timezone
 
-from consistency.jobs import service as job_api
+from consistency import jobs
 from consistency.models import AuditAction
 from consistency.models.audit import record
 from opsdash.db import PLATFORM_DB
@@ -107,8 +107,8 @@ def retry(interventions, user):
     started, errors = [], []
     for entity_id, items in by_entity.items():
         try:
-            job = job_api.start_resync(user, therapist_email(entity_id))
-        except job_api.JobError as exc:
+            job = jobs.start_resync(user, therapist_email(entity_id))
+        except jobs.JobError as exc:
             errors.append((entity_id, str(exc)))
             continue
         started.append(job)

@@ -8,7 +8,7 @@ on rows the platform wrote by hand, docs/rules.md §1).
 from django.db.models import Count, Exists, Max, Min, OuterRef, Subquery
 
 from consistency.catalogue import LINK_PROBLEMS
-from consistency.engine.checks import intervention_log_exists
+from interventions.schema import intervention_log_exists
 
 from .models import Intervention
 

@@ -9,9 +9,9 @@ from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
 from availability import guard
-from consistency.engine.checks import intervention_log_exists
 from consistency.models import MetricSnapshot
 from consistency.permissions import RUN_JOBS
+from interventions.schema import intervention_log_exists
 
 from . import actions, queue, selection
 from .filters import InterventionFilter

@@ -10,9 +10,9 @@ from django.db.models import Count
 from django.utils import timezone
 
 from consistency.catalogue import CHECK_NAMES
-from consistency.engine.checks import intervention_log_exists
 from consistency.models import JobRun, MetricSnapshot
 from interventions.models import Intervention
+from interventions.schema import intervention_log_exists
 
 from .models import Destination
 from .notify import DeliveryFailed, send

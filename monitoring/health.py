@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from consistency.models import MetricSnapshot
 from opsdash.celery import app
+from opsdash.db import PLATFORM_DB
 
 # How far back the queue's length is remembered to tell whether it grows.
 QUEUE_WINDOW_SECONDS = 5 * 60
@@ -200,7 +201,7 @@ def _workers_up():
 
 READINESS_CHECKS = {
     "database": lambda: _database_up("default"),
-    "platform_database": lambda: _database_up("platform"),
+    "platform_database": lambda: _database_up(PLATFORM_DB),
     "redis": _redis_up,
     "workers": _workers_up,
     "snapshot": _snapshot_fresh,

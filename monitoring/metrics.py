@@ -14,9 +14,9 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 
 from consistency.catalogue import CHECK_NAMES, LINK_PROBLEM_NAMES
-from consistency.engine.checks import intervention_log_exists
 from consistency.models import JobKind, JobRun, JobState, MetricSnapshot
 from interventions.queue import unresolved
+from interventions.schema import intervention_log_exists
 
 from . import health
 

@@ -148,7 +148,7 @@ OPSDASH_DB_CONNECT_TIMEOUT = env_int("OPSDASH_DB_CONNECT_TIMEOUT", 3)
 OPSDASH_WEB_STATEMENT_TIMEOUT = env_int("OPSDASH_WEB_STATEMENT_TIMEOUT", 15)
 OPSDASH_JOB_STATEMENT_TIMEOUT = env_int("OPSDASH_JOB_STATEMENT_TIMEOUT", 25 * 60)
 # Longest wait of a job for a row or table lock the platform holds; a repair chunk
-# that gives up is retried (consistency.tasks.RETRYABLE) instead of queueing the
+# that gives up is retried (consistency.jobs.handling.RETRYABLE) instead of queueing the
 # platform's own writes behind it.
 OPSDASH_JOB_LOCK_TIMEOUT = env_int("OPSDASH_JOB_LOCK_TIMEOUT", 10)
 # Seconds to connect to Redis and to wait for each of its answers.

@@ -197,7 +197,9 @@ def platform_proxy(committed_platform):
     """Put a proxy between opsdash and the platform database; the test decides when it fails."""
     settings_dict = connections["platform"].settings_dict
     original = settings_dict["HOST"], settings_dict["PORT"]
-    proxy = Proxy(settings_dict["HOST"] or "127.0.0.1", int(settings_dict["PORT"] or 5432))
+    host, port = settings_dict["HOST"] or "127.0.0.1", int(settings_dict["PORT"] or 5432)
+    # A host that is a directory (the embedded server's) holds PostgreSQL's Unix socket.
+    proxy = Proxy(f"{host}/.s.PGSQL.{port}" if host.startswith("/") else (host, port))
     connections["platform"].close()
     settings_dict["HOST"], settings_dict["PORT"] = "127.0.0.1", proxy.port
     yield proxy
@@ -216,7 +218,7 @@ def redis_proxy(isolated_queue, committed_platform):
     names = ("broker_url", "broker_write_url", "broker_read_url")
     original = {name: app.conf[name] for name in names}
     parts = url_to_parts(original["broker_url"])
-    proxy = Proxy(parts.hostname or "127.0.0.1", parts.port or 6379)
+    proxy = Proxy((parts.hostname or "127.0.0.1", parts.port or 6379))
     for name in names:
         app.conf[name] = f"redis://127.0.0.1:{proxy.port}/{parts.path or 0}"
     forget_broker_connections(app)

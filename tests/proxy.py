@@ -1,7 +1,8 @@
 """
 A TCP proxy for the tests, in front of PostgreSQL or Redis, that can forward, refuse, or accept and stall.
 
-It listens on 127.0.0.1 on a port the system picks, with one thread accepting and two
+It listens on 127.0.0.1 on a port the system picks, and forwards to a host and port or
+to a Unix socket (the embedded PostgreSQL's), with one thread accepting and two
 per connection pumping bytes. ``refuse()`` closes the listening socket and every open
 connection (a server that is down); ``stall()`` accepts new connections and holds them
 open, and stops pumping on the open ones (a server that accepts and never answers);
@@ -17,8 +18,9 @@ FORWARD, REFUSE, STALL = "forward", "refuse", "stall"
 
 
 class Proxy:
-    def __init__(self, host, port):
-        self.target = (host, port)
+    def __init__(self, target):
+        """Forward to ``target``: a (host, port) pair, or the path of a Unix socket."""
+        self.target = target
         self.mode = FORWARD
         self._lock = threading.Lock()
         self._sockets = []
@@ -92,7 +94,7 @@ class Proxy:
                 if self.mode == STALL:
                     continue  # held open, never answered
             try:
-                upstream = socket.create_connection(self.target, timeout=5)
+                upstream = self._connect_upstream()
             except OSError:
                 client.close()
                 continue
@@ -100,6 +102,18 @@ class Proxy:
                 self._sockets.append(upstream)
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _connect_upstream(self):
+        if isinstance(self.target, tuple):
+            return socket.create_connection(self.target, timeout=5)
+        upstream = socket.socket(socket.AF_UNIX)
+        upstream.settimeout(5)
+        try:
+            upstream.connect(self.target)
+        except OSError:
+            upstream.close()
+            raise
+        return upstream
 
     def _pump(self, source, sink):
         while not self._stopped.is_set():

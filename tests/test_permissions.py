@@ -6,8 +6,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from consistency import jobs
 from consistency.models import AuditEntry, JobRun, MetricSnapshot, SnapshotAttempt
 from consistency.safety_net import service as safety_net
+from tests.factories import make_therapist
 from tests.helpers import platform_contents, repair_all_job
 from tests.interventions.logged import orphan_enrollments
 
@@ -21,9 +23,17 @@ def finished_job(olivia):
     return repair_all_job(olivia)
 
 
-def pages(job):
-    """Every page and fragment: (url name, arguments, query string)."""
-    return [
+@pytest.fixture
+def followed_resync(olivia):
+    """A resync the therapist page follows: its poll answers with the job's state."""
+    make_therapist("followed@example.com")
+    return jobs.start_resync(olivia, "followed@example.com", queue=False)
+
+
+def pages(job, resync=None):
+    """Every page and fragment: (url name, arguments, query string); the resync poll given a resync to follow."""
+    live = [("consistency:therapist_live", [], f"?email=followed@example.com&job={resync.pk}")] if resync else []
+    return live + [
         ("consistency:overview", [], ""),
         ("consistency:overview_live", [], "?every=5"),
         ("consistency:trends", [], "?days=30"),
@@ -104,8 +114,8 @@ def assert_unchanged(finished_job):
     return check
 
 
-def test_anonymous_visitor_is_sent_to_sign_in_from_every_page(client, finished_job):
-    for name, args, query in pages(finished_job):
+def test_anonymous_visitor_is_sent_to_sign_in_from_every_page(client, finished_job, followed_resync):
+    for name, args, query in pages(finished_job, followed_resync):
         response = client.get(_url(name, args, query))
         assert response.status_code == 302, name
         assert response["Location"].startswith(reverse("login") + "?next="), name
@@ -119,8 +129,8 @@ def test_anonymous_visitor_is_sent_to_sign_in_from_every_action(client, finished
     assert_unchanged()
 
 
-def test_viewer_sees_every_page(viewer_client, finished_job):
-    for name, args, query in pages(finished_job):
+def test_viewer_sees_every_page(viewer_client, finished_job, followed_resync):
+    for name, args, query in pages(finished_job, followed_resync):
         response = viewer_client.get(_url(name, args, query))
         assert response.status_code == 200, name
         if response.streaming:  # the CSV export: a header line
@@ -164,10 +174,10 @@ def test_sign_in_needs_the_csrf_token(olivia):
 
 def test_viewer_sees_no_action_button(viewer_client, finished_job):
     from consistency.reporting.snapshots import take_snapshot
-    from tests.factories import make_therapist
 
     make_therapist("drifted@example.com", profile={"bio": "Old"})
     take_snapshot()
+    # Without a resync: the job lists would name its kind, "Resync", as this test's buttons are named.
     for name, args, query in pages(finished_job):
         response = viewer_client.get(_url(name, args, query))
         if response.streaming:  # the CSV export

@@ -45,12 +45,17 @@ def forget_broker_connections(app):
     app.control.mailbox.__dict__.pop("producer_pool", None)
 
 
+def postgres_url(config, **changes):
+    """Return a postgres:// URL for a Django DATABASES entry, with some parts changed."""
+    parts = {**config, **changes}
+    password = f":{parts['PASSWORD']}" if parts.get("PASSWORD") else ""
+    # A host that is a directory (a Unix socket, as the embedded server's) is quoted whole.
+    return f"postgres://{parts['USER']}{password}@{quote(parts['HOST'], safe='')}:{parts['PORT']}/{parts['NAME']}"
+
+
 def database_url(alias):
     """Return a postgres:// URL of the test database behind a connection alias."""
-    db = connections[alias].settings_dict
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    # A host that is a directory (a Unix socket, as the embedded server's) is quoted whole.
-    return f"postgres://{db['USER']}{password}@{quote(db['HOST'], safe='')}:{db['PORT']}/{db['NAME']}"
+    return postgres_url(connections[alias].settings_dict)
 
 
 def wait_for(condition, timeout=60, what="the condition"):

@@ -18,6 +18,7 @@ from django.utils import timezone
 from consistency import catalogue
 from consistency.catalogue import CHECKS, LINK_PROBLEMS
 from consistency.engine import email_keys
+from interventions.schema import intervention_log_exists
 from opsdash.db import PLATFORM_DB, fetch_dicts
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
@@ -160,13 +161,6 @@ def states_for_email(email: str, using: str = PLATFORM_DB) -> list[TherapistStat
     """Return the state of the therapists whose normalised email is this one's."""
     therapist_filter, params, keyed = email_selection(email, using)
     return therapist_states(therapist_filter, params, using=using, keyed=keyed)
-
-
-def intervention_log_exists(using: str = PLATFORM_DB) -> bool:
-    """Tell whether the platform database has manual_intervention_log (docs/rules.md §1)."""
-    with connections[using].cursor() as cursor:
-        cursor.execute("select to_regclass('manual_intervention_log') is not null")
-        return cursor.fetchone()[0]
 
 
 def _metrics_sql():

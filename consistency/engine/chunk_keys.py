@@ -11,7 +11,8 @@ from uuid import UUID
 
 from django.db import connections, transaction
 
-from consistency.engine.checks import ALL_THERAPISTS, apply_state_settings, intervention_log_exists, load_sql
+from consistency.engine.checks import ALL_THERAPISTS, apply_state_settings, load_sql
+from interventions.schema import intervention_log_exists
 from opsdash.db import PLATFORM_DB
 
 KINDS = ("unlinked_ids", "twin_ids", "intervention_ids")
@@ -27,7 +28,7 @@ def chunk_keys(bounds: list[tuple[str, str]], using: str = PLATFORM_DB) -> list[
     their open interventions (consistency.engine.repair resolves among those alone).
     Without manual_intervention_log there is no "intervention_ids".
     """
-    keys = [{kind: set() for kind in KINDS} for _ in bounds]
+    keys: list[dict[str, set]] = [{kind: set() for kind in KINDS} for _ in bounds]
     # Chunk i covers (after_i, upto_i] and upto_i is after_(i+1): the first upto at or
     # above an id is its chunk's. Python orders UUIDs as PostgreSQL does (bytewise).
     uppers = [UUID(str(upto)) for _, upto in bounds]

@@ -122,7 +122,7 @@ def lookup(email: str, using: str = PLATFORM_DB) -> dict | None:
         # The user spelled exactly so, by the unique index on users.email.
         cursor.execute("select id from users where email = %s", [norm_email])
         exact = [str(row[0]) for row in cursor.fetchall()]
-    keys = {EmailKey.USER: [], EmailKey.UNLINKED_ENROLLMENT: []}
+    keys: dict[str, list[str]] = {EmailKey.USER: [], EmailKey.UNLINKED_ENROLLMENT: []}
     for kind, row_id in EmailKey.objects.filter(norm_email=norm_email).values_list("kind", "row_id"):
         keys[kind].append(str(row_id))
     return {

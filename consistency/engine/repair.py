@@ -136,7 +136,7 @@ class RepairResult:
 
 def empty_counts() -> dict[str, dict[str, int]]:
     """Return rows changed per table and column, all zero."""
-    counts = {table: {} for table in TABLES}
+    counts: dict[str, dict[str, int]] = {table: {} for table in TABLES}
     for table, column, _, _ in COLUMNS:
         counts[table][column] = 0
     return counts

@@ -1,12 +1,14 @@
 """Turn a job run's recorded outcome into the rows its page shows."""
 
+from typing import Any
+
 from django.db import connection, transaction
 
 from consistency.catalogue import CHECK_NAMES, LINK_PROBLEM_NAMES
-from consistency.models import JobRun
+from consistency.models import JobEvent, JobRun
 
 
-def read_job(pk):
+def read_job(pk: int) -> tuple[JobRun | None, list[JobEvent]]:
     """
     Return a job and its states as of one instant, or None when there is no such job.
 
@@ -25,7 +27,7 @@ def read_job(pk):
     return job, events
 
 
-def changed_columns(job):
+def changed_columns(job: JobRun) -> list[tuple[str, str, int]]:
     """Return (table, column, rows) for every column the job changed, or would change in a dry run; not the 0s."""
     return [
         (table, column, count)
@@ -35,7 +37,7 @@ def changed_columns(job):
     ]
 
 
-def metric_changes(job):
+def metric_changes(job: JobRun) -> list[dict[str, Any]]:
     """Return, per check and link problem, the count before and after the job and the difference."""
     before, after = job.metrics_before or {}, job.metrics_after or {}
     if not before and not after:

@@ -10,6 +10,7 @@ are conditional UPDATEs, each recorded as a JobEvent.
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -80,7 +81,9 @@ def end_job(
         if not list(JobRun.objects.select_for_update().filter(pk=job_id, state__in=from_states).values_list("pk")):
             return False
         running = [c for c in unfinished if c.state == ChunkState.RUNNING]
-        lost = [c.pk for c in running if lost_before is not None and c.started_at < lost_before]
+        lost = [
+            c.pk for c in running if lost_before is not None and c.started_at is not None and c.started_at < lost_before
+        ]
         if unless_in_hand and len(lost) < len(running):
             return False
         JobChunk.objects.filter(pk__in=lost).update(
@@ -258,7 +261,7 @@ def finish_repair_all(job_id: int) -> None:
     chunks = job.chunks.all()
     skipped = chunks.filter(state=ChunkState.SKIPPED).count()
     failed = list(chunks.filter(state=ChunkState.FAILED).values_list("index", "error"))
-    fields = {}
+    fields: dict[str, Any] = {}
     if not job.dry_run:
         if not skipped:
             logged, resolved = repair.log_orphan_enrollments(job_id=job_id)

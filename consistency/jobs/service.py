@@ -7,7 +7,8 @@ unique index one_active_repair_all refuses the second JobRun, so two quick click
 two web servers) start one job.
 """
 
-from uuid import uuid4
+from typing import Any
+from uuid import UUID, uuid4
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -68,7 +69,7 @@ def _invalid_email(email):
     return InvalidEmail(f"{excerpt(email)} is not a valid email address.")
 
 
-def check_email(email):
+def check_email(email: str | None) -> str:
     """Return the normalised email (docs/rules.md §2, by PostgreSQL), or raise InvalidEmail if it cannot be one."""
     # Refused before any database is asked: nobody's email lacks an @ or is this long.
     if not email or "@" not in email or len(email) > MAX_EMAIL_LENGTH or "\x00" in email:
@@ -76,7 +77,7 @@ def check_email(email):
     return normalise_email(email)
 
 
-def find_therapist_ids(email):
+def find_therapist_ids(email: str | None) -> list[UUID]:
     """
     Return the ids of the therapists with this email (normalised), or raise a JobError.
 
@@ -137,7 +138,7 @@ def _enqueue(job, task):
     return job
 
 
-def start_repair_all(requested_by, dry_run=False, queue=True):
+def start_repair_all(requested_by, dry_run: bool = False, queue: bool = True) -> JobRun:
     """
     Create a repair-all JobRun and queue it; return the job.
 
@@ -160,7 +161,7 @@ def start_repair_all(requested_by, dry_run=False, queue=True):
     return job
 
 
-def start_resync(requested_by, email, queue=True):
+def start_resync(requested_by, email: str | None, queue: bool = True) -> JobRun:
     """Validate the email, find the therapist, create a resync JobRun and queue it; return the job."""
     normalised = check_email(email)
     find_therapist_ids(normalised)
@@ -173,12 +174,12 @@ def start_resync(requested_by, email, queue=True):
     return job
 
 
-def may_cancel(job, user):
+def may_cancel(job: JobRun, user) -> bool:
     """Tell whether a user may cancel a job: the operator who started it, or a superuser."""
     return user.is_superuser or (job.requested_by_id is not None and job.requested_by_id == user.pk)
 
 
-def request_cancel(job, user):
+def request_cancel(job: JobRun, user) -> bool:
     """
     Ask a job to stop after the chunk in hand; return False if it had already finished.
 
@@ -232,7 +233,7 @@ def _cancel_running_at_once(job, who):
     )
 
 
-def end_stale(job, user):
+def end_stale(job: JobRun, user) -> bool:
     """
     End a stale running job as failed, at an operator's request; return False if it had finished.
 
@@ -259,13 +260,13 @@ def end_stale(job, user):
     return True
 
 
-def resync_preview(email):
+def resync_preview(email: str | None) -> list[dict[str, Any]]:
     """Return what a resync would write, [{table, column, before, after}, ...]; writes nothing."""
     find_therapist_ids(email)
     return repair.preview_email(check_email(email))
 
 
-def create_missing_profile_preview(email):
+def create_missing_profile_preview(email: str | None) -> dict[str, Any]:
     """
     Return the profile that "create the missing profile" would insert (docs/rules.md §4 operator action).
 
@@ -298,7 +299,7 @@ def _check_column_limits(values):
             )
 
 
-def create_missing_profile(requested_by, email, licensed_qualification=None):
+def create_missing_profile(requested_by, email: str | None, licensed_qualification: str | None = None) -> UUID:
     """Create the missing profile shown by create_missing_profile_preview; return its id."""
     values = create_missing_profile_preview(email)
     if licensed_qualification:

@@ -17,7 +17,8 @@ page shows a running job's staleness and lets an operator end it.
 
 import json
 import logging
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 from celery import current_app
 from django.conf import settings
@@ -36,7 +37,7 @@ START_TASK, CHUNK_TASK, CLOSE_TASK, RESYNC_TASK = "repair_all", "repair_chunk", 
 QUEUE_SCAN_LIMIT = 10_000
 
 
-def time_limit(name):
+def time_limit(name: str) -> timedelta | None:
     """Return the hard time limit of a task of consistency.tasks (CELERY_TASK_ANNOTATIONS, else the default), or None."""
     from consistency import tasks  # they call this module
 
@@ -52,7 +53,7 @@ def _minutes(limit):
     return f"{limit.total_seconds() / 60:g} min"
 
 
-def stale_reason(job, now=None):
+def stale_reason(job: JobRun, now: datetime | None = None) -> str | None:
     """Return why a running job is stale, or None while it may still progress (reads opsdash's database only)."""
     if job.state != JobState.RUNNING:
         return None
@@ -71,7 +72,7 @@ def stale_reason(job, now=None):
     chunk_limit = time_limit(CHUNK_TASK)
     running = [c for c in chunks if c.state == ChunkState.RUNNING]
     for chunk in running:
-        if chunk_limit and chunk.started_at < now - chunk_limit - grace:
+        if chunk_limit and chunk.started_at is not None and chunk.started_at < now - chunk_limit - grace:
             return (
                 f"chunk {chunk.index} has been running since {_at(chunk.started_at)}, longer than its time limit "
                 f"of {_minutes(chunk_limit)}: its worker was lost"
@@ -94,7 +95,7 @@ def stale_reason(job, now=None):
     return None
 
 
-def lost_before(now=None):
+def lost_before(now: datetime | None = None) -> datetime | None:
     """Return the moment before which a running chunk's worker must be gone."""
     limit = time_limit(CHUNK_TASK)
     return (now or timezone.now()) - limit - settings.OPSDASH_STALE_JOB_GRACE if limit else None
@@ -120,7 +121,7 @@ def _waiting_task_ids(connection, queue):
     return ids
 
 
-def held_task_ids(task_ids):
+def held_task_ids(task_ids: Iterable[str]) -> set[str] | None:
     """
     Return which of ``task_ids`` a queue or a worker holds, or None when that cannot be told.
 
@@ -149,7 +150,7 @@ def held_task_ids(task_ids):
     return held
 
 
-def end_stale_jobs(now=None):
+def end_stale_jobs(now: datetime | None = None) -> list[int]:
     """
     End every stale job as failed, with the reason in its history; return their ids.
 

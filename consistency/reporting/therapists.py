@@ -12,9 +12,9 @@ from itertools import chain
 
 from django.db.models import Q
 
-from consistency.engine.checks import intervention_log_exists
 from consistency.models import AuditEntry, JobRun
 from interventions.models import Intervention
+from interventions.schema import intervention_log_exists
 
 # Where each field lives (table, column) in users, the enrollment and the profile, and
 # the source of truth docs/rules.md §4 names for it.

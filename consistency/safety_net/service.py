@@ -56,6 +56,7 @@ EXPECTED = (
     Expected(FUNCTION, "opsdash_canonical_enrollment", arguments="uuid, text"),
     Expected(FUNCTION, "opsdash_enrollment_therapists", arguments="uuid, uuid, text"),
     Expected(FUNCTION, "opsdash_log_sync_failure", arguments="text, text, text, jsonb"),
+    Expected(FUNCTION, "opsdash_report_sync_failure", arguments="text, text, text, text, jsonb"),
     Expected(FUNCTION, "opsdash_sync_avatar"),
     Expected(FUNCTION, "opsdash_sync_profile_data"),
     Expected(FUNCTION, "opsdash_sync_verification"),

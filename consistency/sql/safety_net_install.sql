@@ -25,8 +25,9 @@
 --   * On any error: RAISE WARNING, one intervention in manual_intervention_log (§4:
 --     once while an unresolved one is open), and the original UPDATE still commits.
 --     The propagation runs in its own BEGIN/EXCEPTION block (a subtransaction), so a
---     failure undoes all of that propagation's writes and none of the caller's; the
---     logging runs in a nested block of its own, so a failure to log is one more
+--     failure undoes all of that propagation's writes and none of the caller's; one
+--     helper (opsdash_report_sync_failure) warns and logs for every trigger function,
+--     the logging in a nested block of its own, so a failure to log is one more
 --     warning and the update still commits.
 --
 -- Every object is named opsdash_*; safety_net_rollback.sql drops exactly these.
@@ -107,9 +108,8 @@ $body$;
 -- Failure log (docs/rules.md §1, §4) --------------------------------------------------------
 
 -- Log a failed propagation once: no new row while an unresolved one with the same
--- operation and entity_id is open. Callers run it in a BEGIN/EXCEPTION block of their
--- own, so that a failure to log (a missing table, a missing function) is a warning
--- and never an error for the UPDATE that fired the trigger.
+-- operation and entity_id is open. opsdash_report_sync_failure calls it in a
+-- BEGIN/EXCEPTION block of its own.
 create or replace function opsdash_log_sync_failure(p_operation text, p_entity_id text, p_error text, p_payload jsonb)
 returns void
 language plpgsql
@@ -129,6 +129,30 @@ begin
           and l.entity_id is not distinct from p_entity_id
           and l.resolved is not true
     );
+end
+$body$;
+
+-- Report a failed propagation: a WARNING naming what failed, then the failure logged
+-- once (opsdash_log_sync_failure). The trigger functions call it from the EXCEPTION
+-- clause of their propagation block, with the values they had read. Logging runs in
+-- a block of its own, so that a failure to log (a missing table, a missing function, a
+-- constraint) is one more warning and never an error for the UPDATE that fired the
+-- trigger; the trigger functions catch a failure of this function itself the same way.
+create or replace function opsdash_report_sync_failure(
+    p_operation text, p_what text, p_entity_id text, p_error text, p_payload jsonb
+)
+returns void
+language plpgsql
+volatile
+set search_path from current
+as $body$
+begin
+    raise warning 'opsdash safety net: % failed for %: %', p_what, p_entity_id, p_error;
+    begin
+        perform opsdash_log_sync_failure(p_operation, p_entity_id, p_error, p_payload);
+    exception when others then
+        raise warning 'opsdash safety net: could not log the % failure of %: %', p_operation, p_entity_id, sqlerrm;
+    end;
 end
 $body$;
 
@@ -206,17 +230,15 @@ begin
               and nullif(e.profile_image_url, '/placeholder.svg') is distinct from v_image;
         end if;
     exception when others then
-        raise warning 'opsdash safety net: avatar sync from % failed for %: %', tg_table_name, v_entity, sqlerrm;
-        begin
-            perform opsdash_log_sync_failure(
-                'avatar-sync', v_entity, sqlerrm,
-                jsonb_build_object('trigger', tg_name, 'table', tg_table_name, 'row_id', new.id,
-                                   'user_id', v_user_id, 'avatar_url', v_image, 'sqlstate', sqlstate)
-            );
-        exception when others then
-            raise warning 'opsdash safety net: could not log the avatar-sync failure of %: %', v_entity, sqlerrm;
-        end;
+        perform opsdash_report_sync_failure(
+            'avatar-sync', 'avatar sync from ' || tg_table_name, v_entity, sqlerrm,
+            jsonb_build_object('trigger', tg_name, 'table', tg_table_name, 'row_id', new.id,
+                               'user_id', v_user_id, 'avatar_url', v_image, 'sqlstate', sqlstate)
+        );
     end;
+    return null;
+exception when others then
+    raise warning 'opsdash safety net: could not report the avatar-sync failure of %: %', v_entity, sqlerrm;
     return null;
 end
 $body$;
@@ -299,18 +321,16 @@ begin
                                 or (coalesce(e.experience_years, 0) = 0 and coalesce(v_experience, 0) > 0))));
         end if;
     exception when others then
-        raise warning 'opsdash safety net: profile sync from % failed for %: %', tg_table_name, v_entity, sqlerrm;
-        begin
-            perform opsdash_log_sync_failure(
-                'profile-sync', v_entity, sqlerrm,
-                jsonb_build_object('trigger', tg_name, 'table', tg_table_name, 'row_id', new.id,
-                                   'user_id', v_user_id, 'bio', v_bio, 'experience_years', v_experience,
-                                   'sqlstate', sqlstate)
-            );
-        exception when others then
-            raise warning 'opsdash safety net: could not log the profile-sync failure of %: %', v_entity, sqlerrm;
-        end;
+        perform opsdash_report_sync_failure(
+            'profile-sync', 'profile sync from ' || tg_table_name, v_entity, sqlerrm,
+            jsonb_build_object('trigger', tg_name, 'table', tg_table_name, 'row_id', new.id,
+                               'user_id', v_user_id, 'bio', v_bio, 'experience_years', v_experience,
+                               'sqlstate', sqlstate)
+        );
     end;
+    return null;
+exception when others then
+    raise warning 'opsdash safety net: could not report the profile-sync failure of %: %', v_entity, sqlerrm;
     return null;
 end
 $body$;
@@ -356,17 +376,15 @@ begin
               and u.is_verified is distinct from (v_status = 'approved');
         end loop;
     exception when others then
-        raise warning 'opsdash safety net: verification sync failed for %: %', v_entity, sqlerrm;
-        begin
-            perform opsdash_log_sync_failure(
-                'verification-sync', v_entity, sqlerrm,
-                jsonb_build_object('trigger', tg_name, 'table', tg_table_name, 'row_id', new.id,
-                                   'user_id', v_user_id, 'status', v_status, 'sqlstate', sqlstate)
-            );
-        exception when others then
-            raise warning 'opsdash safety net: could not log the verification-sync failure of %: %', v_entity, sqlerrm;
-        end;
+        perform opsdash_report_sync_failure(
+            'verification-sync', 'verification sync', v_entity, sqlerrm,
+            jsonb_build_object('trigger', tg_name, 'table', tg_table_name, 'row_id', new.id,
+                               'user_id', v_user_id, 'status', v_status, 'sqlstate', sqlstate)
+        );
     end;
+    return null;
+exception when others then
+    raise warning 'opsdash safety net: could not report the verification-sync failure of %: %', v_entity, sqlerrm;
     return null;
 end
 $body$;

@@ -12,6 +12,7 @@ drop trigger if exists opsdash_sync_verification_from_enrollments on therapist_e
 drop function if exists opsdash_sync_avatar();
 drop function if exists opsdash_sync_profile_data();
 drop function if exists opsdash_sync_verification();
+drop function if exists opsdash_report_sync_failure(text, text, text, text, jsonb);
 drop function if exists opsdash_log_sync_failure(text, text, text, jsonb);
 drop function if exists opsdash_enrollment_therapists(uuid, uuid, text);
 drop function if exists opsdash_canonical_enrollment(uuid, text);

@@ -45,7 +45,9 @@ def parse_args(argv):
         description="Set up and run opsdash: web server, Celery worker and beat (Ctrl-C stops everything).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address the web server listens on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8000, help="port of the web server (default 8000)")
+    parser.add_argument(
+        "--port", type=int, default=8000, help="port of the web server (default 8000; 0: a free one, printed)"
+    )
     parser.add_argument(
         "--embedded",
         action="store_true",
@@ -211,13 +213,14 @@ def first_snapshot():
     )
 
 
-def _port_is_free(host, port):
+def _free_port(host, port):
+    """Return ``port`` if it is free on ``host`` (for port 0, a free port the system picks), or None."""
     with socket.socket() as sock:
         try:
             sock.bind((host, port))
         except OSError:
-            return False
-    return True
+            return None
+        return sock.getsockname()[1]
 
 
 def programs(host, port, concurrency, run_dir):
@@ -263,18 +266,18 @@ def main(argv=None):
     """Run opsdash until Ctrl-C; return the exit status."""
     args = parse_args(argv)
     os.chdir(ROOT)
-    if not _port_is_free(args.host, args.port):
+    if _free_port(args.host, args.port) is None:
         say(f"port {args.port} on {args.host} is in use: stop what uses it or pass --port")
         return 1
     services = Services(args.data_dir.resolve(), args.embedded)
     try:
         configure(services)
         prepare(args.therapists, args.drift)
-        supervisor = Supervisor(programs(args.host, args.port, args.concurrency, args.data_dir / "run"))
-        say(
-            f"opsdash runs at http://{args.host}:{args.port}/ (sign in with the operator account); "
-            "Ctrl-C stops everything"
-        )
+        # Port 0: a free port picked now, so that the line below names the real one; picked
+        # this late, it stays free for the second the web server takes to bind it.
+        port = args.port or _free_port(args.host, 0)
+        supervisor = Supervisor(programs(args.host, port, args.concurrency, args.data_dir / "run"))
+        say(f"opsdash runs at http://{args.host}:{port}/ (sign in with the operator account); Ctrl-C stops everything")
         status = supervisor.run()
         say("stopped the web server, the worker and beat")
         return status

@@ -494,13 +494,33 @@ def test_a_failure_to_log_still_keeps_the_update(ann, profiles_reject_gif_images
     assert any("could not log the avatar-sync failure of ann@example.com" in w for w in platform_warnings)
 
 
-def test_a_missing_log_function_still_keeps_the_update(ann, profiles_reject_gif_images, platform_warnings):
+@pytest.mark.parametrize(
+    ("function", "warning"),
+    [
+        ("opsdash_log_sync_failure(text, text, text, jsonb)", "could not log the avatar-sync failure"),
+        ("opsdash_report_sync_failure(text, text, text, text, jsonb)", "could not report the avatar-sync failure"),
+    ],
+    ids=["log", "report"],
+)
+def test_a_missing_helper_function_still_keeps_the_update(
+    ann, profiles_reject_gif_images, platform_warnings, function, warning
+):
     user, _, _ = ann
-    platform_sql("drop function opsdash_log_sync_failure(text, text, text, jsonb)")
+    platform_sql(f"drop function {function}")
     update(user, avatar_url="https://cdn.example.com/ann.gif")
 
     assert fresh(user).avatar_url == "https://cdn.example.com/ann.gif"
-    assert any("could not log the avatar-sync failure" in w for w in platform_warnings)
+    assert Intervention.objects.count() == 0
+    assert any(f"{warning} of ann@example.com" in w for w in platform_warnings)
+
+
+def test_every_trigger_function_reports_its_failures_through_the_one_helper(installed):
+    [[definitions]] = platform_sql(
+        "select string_agg(pg_get_functiondef(p.oid), ' ') from pg_proc p"
+        " where p.proname in ('opsdash_sync_avatar', 'opsdash_sync_profile_data', 'opsdash_sync_verification')"
+    )
+    assert definitions.count("perform opsdash_report_sync_failure(") == 3
+    assert "opsdash_log_sync_failure" not in definitions
 
 
 def test_each_propagation_logs_under_its_own_operation(ann):

@@ -18,6 +18,7 @@ from django.conf import settings
 
 from opsdash.devserver.services import Database, RedisURL
 from tests.processes import Output
+from tests.worker import postgres_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,8 +26,8 @@ pytestmark = pytest.mark.worker
 
 
 def url_of(config, name):
-    password = f":{config['PASSWORD']}" if config.get("PASSWORD") else ""
-    return f"postgres://{config['USER']}{password}@{config['HOST']}:{config['PORT']}/{name}"
+    """Return the URL of database ``name`` on the server of ``config``."""
+    return postgres_url(config, NAME=name)
 
 
 def process_alive(pid):
@@ -152,6 +153,8 @@ def test_run_sets_everything_up_serves_and_stops_on_ctrl_c(start_run, fresh_data
         snapshots = connection.execute("select source, therapists from consistency_metricsnapshot").fetchall()
     assert snapshots == [("startup", 50)]
     port = serving(run)
+    # Asked for port 0, the run names the port its web server got.
+    assert f"opsdash runs at http://127.0.0.1:{port}/ " in setup and port != 0
 
     assert re.fullmatch(r"operator-[0-9a-f]{6}", username)
     final_url, page, browser = sign_in(port, username, password)

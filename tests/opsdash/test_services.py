@@ -17,13 +17,7 @@ from opsdash.devserver.services import (
     ensure_database,
     redact,
 )
-
-
-def url_of(config, **changes):
-    """Return a postgres:// URL for a Django DATABASES entry, with some parts changed."""
-    parts = {**config, **changes}
-    password = f":{parts['PASSWORD']}" if parts.get("PASSWORD") else ""
-    return f"postgres://{parts['USER']}{password}@{parts['HOST']}:{parts['PORT']}/{parts['NAME']}"
+from tests.worker import postgres_url
 
 
 @pytest.fixture
@@ -31,13 +25,13 @@ def throwaway_database_name():
     """A database name that does not exist yet; dropped after the test."""
     name = f"opsdash_services_{uuid.uuid4().hex[:10]}"
     yield name
-    admin = Database(url_of(settings.DATABASES["default"]))
+    admin = Database(postgres_url(settings.DATABASES["default"]))
     with admin.connect("postgres") as connection:
         connection.execute(psycopg.sql.SQL("drop database if exists {}").format(psycopg.sql.Identifier(name)))
 
 
 def test_configured_postgres_answers():
-    assert Database(url_of(settings.DATABASES["default"])).answers()
+    assert Database(postgres_url(settings.DATABASES["default"])).answers()
 
 
 def test_postgres_on_a_closed_port_does_not_answer(closed_port):
@@ -45,7 +39,7 @@ def test_postgres_on_a_closed_port_does_not_answer(closed_port):
 
 
 def test_missing_database_is_created_once(throwaway_database_name):
-    database = Database(url_of(settings.DATABASES["default"], NAME=throwaway_database_name))
+    database = Database(postgres_url(settings.DATABASES["default"], NAME=throwaway_database_name))
 
     assert ensure_database(database) is True
     assert ensure_database(database) is False
@@ -54,7 +48,7 @@ def test_missing_database_is_created_once(throwaway_database_name):
 
 
 def test_postgres_that_refuses_opsdash_is_an_error_not_a_reason_to_embed():
-    database = Database(url_of(settings.DATABASES["default"], USER="no_such_role_for_opsdash"))
+    database = Database(postgres_url(settings.DATABASES["default"], USER="no_such_role_for_opsdash"))
 
     assert database.answers()
     with pytest.raises(ServiceError, match="answers but refuses opsdash"):
