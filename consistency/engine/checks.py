@@ -18,7 +18,7 @@ from django.utils import timezone
 from consistency import catalogue
 from consistency.catalogue import CHECKS, LINK_PROBLEMS
 from consistency.engine import email_keys
-from interventions.schema import intervention_log_exists
+from interventions.queue import unresolved_count
 from opsdash.db import PLATFORM_DB, fetch_dicts
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
@@ -190,8 +190,7 @@ def compute_metrics(using: str = PLATFORM_DB, failing: dict | None = None) -> di
             cursor.execute(_metrics_sql())
             row = fetch_dicts(cursor)[0]
         else:
-            cursor.execute("select count(*) from users where user_type = 'therapist'")
-            therapists = cursor.fetchone()[0]
+            therapists = therapist_count(using)
             row = {**failing, "therapists": therapists, "consistent": therapists - failing["failing"]}
         others = whole_table_counts(using)
     link_problems = {name: row[name] for name in catalogue.THERAPIST_LINK_PROBLEM_NAMES}
@@ -223,14 +222,12 @@ def whole_table_counts(using: str = PLATFORM_DB) -> dict:
         orphan_enrollments = cursor.fetchone()[0]
     return {
         "link_problems": {"duplicate_user": duplicate_users, "orphan_enrollment": orphan_enrollments},
-        "unresolved_interventions": unresolved_interventions(using),
+        "unresolved_interventions": unresolved_count(),
     }
 
 
-def unresolved_interventions(using: str = PLATFORM_DB) -> int | None:
-    """Return how many interventions are unresolved, or None without manual_intervention_log."""
-    if not intervention_log_exists(using):
-        return None
+def therapist_count(using: str = PLATFORM_DB) -> int:
+    """Return how many therapists there are."""
     with connections[using].cursor() as cursor:
-        cursor.execute("select count(*) from manual_intervention_log where resolved is not true")
+        cursor.execute("select count(*) from users where user_type = 'therapist'")
         return cursor.fetchone()[0]

@@ -28,19 +28,17 @@ def chunk_keys(bounds: list[tuple[str, str]], using: str = PLATFORM_DB) -> list[
     their open interventions (consistency.engine.repair resolves among those alone).
     Without manual_intervention_log there is no "intervention_ids".
     """
-    keys: list[dict[str, set]] = [{kind: set() for kind in KINDS} for _ in bounds]
+    statements: dict[str, tuple[str, ...]] = {"chunk_keys.sql": KINDS[:2]}
+    if intervention_log_exists(using):
+        statements["chunk_intervention_keys.sql"] = KINDS[2:]
+    kinds = [kind for found in statements.values() for kind in found]
+    keys: list[dict[str, set]] = [{kind: set() for kind in kinds} for _ in bounds]
     # Chunk i covers (after_i, upto_i] and upto_i is after_(i+1): the first upto at or
     # above an id is its chunk's. Python orders UUIDs as PostgreSQL does (bytewise).
     uppers = [UUID(str(upto)) for _, upto in bounds]
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         # One pass over everyone: every join is best hashed.
         apply_state_settings(cursor, ALL_THERAPISTS)
-        statements = ["chunk_keys.sql"]
-        if intervention_log_exists(using):
-            statements.append("chunk_intervention_keys.sql")
-        else:
-            for chunk in keys:
-                del chunk["intervention_ids"]
         for statement in statements:
             cursor.execute(load_sql(statement))
             for therapist_id, kind, row_id in cursor:

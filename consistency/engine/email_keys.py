@@ -114,11 +114,12 @@ def lookup(email: str, using: str = PLATFORM_DB) -> dict | None:
     "unlinked_ids"}: the parameters of therapist_state.sql under
     consistency.engine.checks.BY_KEYS_OF_EMAIL.
     """
+    from consistency.engine.checks import normalise_email
+
     if in_use(using) is None:
         return None
+    norm_email = normalise_email(email, using)
     with connections[using].cursor() as cursor:
-        cursor.execute("select lower(btrim(%s::text))", [email])
-        norm_email = cursor.fetchone()[0]
         # The user spelled exactly so, by the unique index on users.email.
         cursor.execute("select id from users where email = %s", [norm_email])
         exact = [str(row[0]) for row in cursor.fetchall()]

@@ -321,13 +321,6 @@ def chunk_bounds(size: int, using: str = PLATFORM_DB) -> list[tuple[str, str]]:
     return list(zip(starts, ends, strict=False))
 
 
-def therapist_count(using: str = PLATFORM_DB) -> int:
-    """Return how many therapists there are."""
-    with connections[using].cursor() as cursor:
-        cursor.execute("select count(*) from users where user_type = 'therapist'")
-        return cursor.fetchone()[0]
-
-
 def therapist_ids_for_email(email: str, using: str = PLATFORM_DB) -> list[UUID]:
     """Return the ids of the therapists whose normalised email is this one's (docs/rules.md §2)."""
     therapist_filter, params, _ = email_selection(email, using)

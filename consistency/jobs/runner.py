@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from consistency.catalogue import CHECK_NAMES, THERAPIST_LINK_PROBLEM_NAMES
 from consistency.engine import repair
-from consistency.engine.checks import unresolved_interventions, whole_table_counts
+from consistency.engine.checks import therapist_count, whole_table_counts
 from consistency.engine.chunk_keys import chunk_keys
 from consistency.models import (
     ACTIVE_STATES,
@@ -31,6 +31,7 @@ from consistency.models import (
     JobState,
 )
 from consistency.reporting.snapshots import after_repair
+from interventions.queue import unresolved_count
 from interventions.schema import require_intervention_log
 
 logger = logging.getLogger(__name__)
@@ -146,7 +147,7 @@ def begin_repair_all(job_id: int) -> list[int]:
         JobEvent.objects.create(
             job_id=job_id,
             state=JobState.RUNNING,
-            message=f"{repair.therapist_count()} therapists in {len(bounds)} chunks of up to "
+            message=f"{therapist_count()} therapists in {len(bounds)} chunks of up to "
             f"{settings.OPSDASH_REPAIR_CHUNK_SIZE}",
         )
     return list(job.chunks.exclude(state__in=FINISHED_CHUNK_STATES).values_list("index", flat=True))
@@ -159,7 +160,7 @@ def _empty_metrics():
         "consistent": 0,
         "inconsistent": dict.fromkeys(CHECK_NAMES, 0),
         "link_problems": dict.fromkeys(THERAPIST_LINK_PROBLEM_NAMES, 0),
-        "unresolved_interventions": unresolved_interventions(),
+        "unresolved_interventions": unresolved_count(),
         "computed_at": timezone.now().isoformat(),
     }
 
